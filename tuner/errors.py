@@ -1,0 +1,13 @@
+"""The exceptions of ``tuner``: one root, with the builtin callers expect mixed in."""
+
+from __future__ import annotations
+
+__all__ = ["TunerError", "NotImplementedYet"]
+
+
+class TunerError(Exception):
+    """Root of every error raised by ``tuner``."""
+
+
+class NotImplementedYet(TunerError, NotImplementedError):
+    """A documented capability that has not been built yet."""
