@@ -1,0 +1,1 @@
+"""Benchmarks of the ``kernels`` package: ``python -m benchmarks.kernels [--quick] [--only AREA]``."""
