@@ -39,7 +39,7 @@ import numpy as np
 from numba import prange
 
 from ._config import jit, jit_parallel
-from .hashing import _md5_u32_packed, _xxh64_packed
+from .hashing import _md5_u32_packed, _xxh64_one, _xxh64_packed
 
 __all__ = [
     "PARALLEL_MIN",
@@ -49,6 +49,7 @@ __all__ = [
     "_lookup_into_parallel",
     "_md5_chunks_parallel",
     "_xxh64_chunks_parallel",
+    "_xxh64_joined",
     "run_maybe_parallel",
     "table_bits",
     "use_parallel",
@@ -149,6 +150,32 @@ def _lookup_into_parallel(points_ext, owners_ext, table, shift, inc, hashes, out
         _lookup_range(points_ext, owners_ext, table, shift, inc, hashes, out, lo, hi)
 
 
+@jit
+def _xxh64_joined(buf, n, seed):
+    """XXH64 of each of the ``n`` NUL-separated keys in ``buf`` (uint8), no copy.
+
+    ``buf`` is ``"\\0".join(keys).encode()``.  Hashing each span in place skips
+    the compaction copy and offsets array of :func:`kernels.hashing.pack_keys`
+    (about a third of a str batch's cost).  Returns ``(uint64[n], ok)``; ``ok``
+    is False when ``buf`` does not hold exactly ``n - 1`` NULs (a key contained
+    one): the caller then packs the keys properly.
+    """
+    out = np.empty(n, dtype=np.uint64)
+    k = 0
+    start = 0
+    for i in range(buf.shape[0]):
+        if buf[i] == 0:
+            if k >= n - 1:
+                return out, False
+            out[k] = _xxh64_one(buf, start, i, seed)
+            k += 1
+            start = i + 1
+    if k != n - 1:
+        return out, False
+    out[k] = _xxh64_one(buf, start, buf.shape[0], seed)
+    return out, True
+
+
 @jit_parallel
 def _xxh64_chunks_parallel(data, offsets, seed, out):
     """``out[k] = XXH64(key k, seed)`` for packed keys, chunked over all numba threads.
@@ -177,7 +204,7 @@ def _md5_chunks_parallel(data, offsets, out):
 
 # ----------------------------------------------------------------------------- when to go parallel
 
-#: Below this many keys the thread fan-out costs more than it saves.
+#: ``use_parallel(None, n)`` goes parallel from this many keys on.
 PARALLEL_MIN = 1 << 16
 
 _FORKED_AFTER_OMP = False
@@ -204,12 +231,13 @@ def _after_fork_in_child() -> None:
 os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def use_parallel(parallel: bool | None, n: int) -> bool:
+def use_parallel(parallel: bool | None, n: int = 0) -> bool:
     """Decide whether a batch of ``n`` keys runs on the parallel kernel.
 
-    ``parallel=None`` (auto) means yes from :data:`PARALLEL_MIN` keys on;
-    ``True``/``False`` force it, except that a process forked from a parent that
-    already ran OpenMP threads always runs serially (numba would kill it).
+    ``True``/``False`` force it; ``None`` (auto) means yes from
+    :data:`PARALLEL_MIN` keys on.  Either way a process forked from a parent
+    that already ran OpenMP threads runs serially (numba would kill it).
+    Shared by the other batch kernels (jump, rendezvous).
     """
     if _FORKED_AFTER_OMP:
         return False

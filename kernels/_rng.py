@@ -17,7 +17,7 @@ import numpy as np
 
 from ._config import jit
 
-__all__ = ["make_state", "next_u64", "next_below", "next_double"]
+__all__ = ["make_state", "next_below", "next_double", "next_u64"]
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -297,7 +298,7 @@ class MaglevTable:
     def __len__(self) -> int:
         return len(self._backends)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild on unpickling (milliseconds), so the arrays come back read-only.
         return (type(self), (self._backends, self._weights.tolist(), self._table_size))
 
@@ -315,7 +316,7 @@ class MaglevTable:
         h = xxh64(_key_bytes(key))
         return self._backends[self._table[h % self._table_size]]
 
-    def lookup(self, keys) -> np.ndarray:
+    def lookup(self, keys: Any) -> np.ndarray:
         """Backend indices for a batch of keys.
 
         Parameters

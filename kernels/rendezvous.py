@@ -35,11 +35,13 @@ twin that does exactly that.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numba import prange
 
 from ._config import jit, jit_parallel
+from ._ring_lookup import run_maybe_parallel, use_parallel
 from .hashing import _mix64_seed_key, _mix64_with_key, _xxh64_one, hash_keys, xxh64
 from .maglev import _check_hashes, _check_names, _check_weights, _key_bytes
 
@@ -264,7 +266,7 @@ class Rendezvous:
     def __len__(self) -> int:
         return len(self._nodes)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         # Rebuild on unpickling, so the arrays come back read-only.
         return (type(self), (self._nodes, self._weights.tolist()))
 
@@ -281,7 +283,7 @@ class Rendezvous:
         """The node name for one str/bytes key (str hashed as UTF-8 with XXH64)."""
         return self._nodes[_get_key(_key_bytes(key), self._node_keys, self._weights)]
 
-    def lookup(self, keys, *, parallel: bool | None = None) -> np.ndarray:
+    def lookup(self, keys: Any, *, parallel: bool | None = False) -> np.ndarray:
         """Node indices for a batch of str/bytes keys.
 
         Parameters
@@ -289,7 +291,9 @@ class Rendezvous:
         keys : list of str/bytes, numpy ``U``/``S``/object array, or ``PackedKeys``
             Hashed with :func:`kernels.hashing.hash_keys` (XXH64, seed 0).
         parallel : bool or None
-            Use both cores (``prange``); ``None`` does so from 16,384 keys.
+            Use numba's thread pool (``prange``).  Off by default (it only
+            helps when the other cores are idle); ``None`` turns it on from
+            16,384 keys.
 
         Returns
         -------
@@ -298,7 +302,7 @@ class Rendezvous:
         """
         return self._lookup_u64(hash_keys(keys), parallel)
 
-    def lookup_hashes(self, hashes: np.ndarray, *, parallel: bool | None = None) -> np.ndarray:
+    def lookup_hashes(self, hashes: np.ndarray, *, parallel: bool | None = False) -> np.ndarray:
         """Node indices for precomputed 64-bit key hashes.
 
         Parameters
@@ -319,8 +323,11 @@ class Rendezvous:
         out = np.empty(hashes.shape[0], dtype=np.int64)
         if parallel is None:
             parallel = hashes.shape[0] >= _PARALLEL_MIN
-        kernel = _lookup_parallel if parallel else _lookup
-        kernel(hashes, self._node_keys, self._weights, out)
+        # The ring's guards (fork after OpenMP, workqueue concurrency) apply here too.
+        wanted = use_parallel(parallel, hashes.shape[0])
+        run_maybe_parallel(
+            _lookup, _lookup_parallel, wanted, hashes, self._node_keys, self._weights, out
+        )
         return out
 
     def top_k(self, key: str | bytes, k: int) -> list[str]:

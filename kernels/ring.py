@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -55,13 +55,17 @@ from .hashing import (
     PackedKeys,
     _md5_u32_packed,
     _xxh64_packed,
-    _xxh64_scalar,
     hash_keys,
     ketama_hash_keys,
     pack_keys,
 )
 
-try:  # CPython's built-in MD5: ~3x less call overhead than hashlib's OpenSSL wrapper.
+try:  # hashing's low-overhead entry to the compiled XXH64 (skips numba's dispatcher)
+    from .hashing import _xxh64_scalar
+except ImportError:  # pragma: no cover - fall back to the public, validating wrapper
+    from .hashing import xxh64 as _xxh64_scalar
+
+try:  # CPython's built-in MD5: cheaper per short key than hashlib's OpenSSL wrapper.
     from _md5 import md5 as _md5_fn
 except ImportError:  # pragma: no cover - interpreters built without it
     from hashlib import md5 as _md5_fn
@@ -392,7 +396,7 @@ class HashRing:
     def __contains__(self, name: object) -> bool:
         return name in self._index
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._nodes)
 
     def __repr__(self) -> str:
@@ -430,6 +434,10 @@ class HashRing:
         """
         _reject_int_keys(keys)
         if self._compat is None:
+            if isinstance(keys, (list, tuple)) and keys:
+                hashes = _xxh64_str_list(keys)
+                if hashes is not None:
+                    return hashes
             return hash_keys(keys, 0)
         return ketama_hash_keys(keys)
 
@@ -470,11 +478,15 @@ class HashRing:
             ``int64[n]``, indices into :attr:`nodes`.
         """
         _reject_int_keys(keys)
+        par = _lk.use_parallel(parallel)
+        if self._compat is None and not par and isinstance(keys, (list, tuple)) and keys:
+            hashes = _xxh64_str_list(keys)
+            if hashes is not None:  # a list of str: hashed in place, no packing copy
+                return self._lookup_valid(hashes, False)
         data, offsets = pack_keys(keys)
         n = offsets.shape[0] - 1
         if n == 0:
             return np.empty(0, dtype=np.int64)
-        par = _lk.use_parallel(parallel, n)
         if self._compat is None:
             if par:
                 hashes = np.empty(n, dtype=np.uint64)
@@ -522,7 +534,7 @@ class HashRing:
             Negative hashes, or hashes ``>= 2**32`` in the ketama modes.
         """
         h = self._check_hashes(hashes)
-        out = self._lookup_valid(h, _lk.use_parallel(parallel, h.shape[0]))
+        out = self._lookup_valid(h, _lk.use_parallel(parallel))
         return out.reshape(np.shape(hashes)) if isinstance(hashes, np.ndarray) else out
 
     def _lookup_valid(self, h: np.ndarray, par: bool) -> np.ndarray:
@@ -694,6 +706,16 @@ def _make_get(ring: HashRing):
 
     get.__doc__ = HashRing.get.__doc__
     return get
+
+
+def _xxh64_str_list(keys: Sequence[Any]) -> np.ndarray | None:
+    """XXH64 (seed 0) of a non-empty list of str without packing; None if not all str etc."""
+    try:
+        buf = "\0".join(keys).encode("utf-8")
+    except (TypeError, UnicodeEncodeError):  # not all str, or a lone surrogate
+        return None
+    hashes, ok = _lk._xxh64_joined(np.frombuffer(buf, dtype=np.uint8), len(keys), _SEED0)
+    return hashes if ok else None
 
 
 def _xxh64_packed_into(data: np.ndarray, offsets: np.ndarray, seed: Any, out: np.ndarray) -> None:

@@ -17,7 +17,10 @@ def test_every_public_name_imports(package):
 
 
 def test_kernels_does_not_import_tuner():
-    code = "import sys, kernels; print(sorted(m for m in sys.modules if m.split('.')[0] == 'tuner'))"
+    code = (
+        "import sys, kernels; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tuner'))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )

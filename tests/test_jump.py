@@ -110,6 +110,7 @@ def test_parallel_and_serial_agree_on_large_batch():
     b = jump_hash(keys, 1000, parallel=False)
     assert np.array_equal(a, b)
     assert np.array_equal(jump_hash(keys, 1000), a)
+    assert np.array_equal(jump_hash(keys, 1000, parallel=None), a)
 
 
 @given(n=st.integers(min_value=1, max_value=5000), seed=st.integers(0, 2**32))
@@ -204,3 +205,25 @@ def test_bad_n_with_array_and_keys():
 def test_empty_array():
     out = jump_hash(np.array([], dtype=np.uint64), 5)
     assert out.dtype == np.int64 and out.shape == (0,)
+
+
+def _child_jump(keys, q):
+    q.put(jump_hash(keys, 1000, parallel=True).tolist())
+
+
+@pytest.mark.timeout(120)
+def test_parallel_request_in_forked_child_runs_serially():
+    # GNU OpenMP is not fork-safe: numba kills a child that starts a parallel
+    # region after the parent started OpenMP threads.  The wrapper must fall back.
+    import multiprocessing
+
+    keys = mix64(np.arange(100_000, dtype=np.uint64))
+    expected = jump_hash(keys, 1000, parallel=True)  # starts the thread pool here
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_jump, args=(keys[:1000], q))
+    p.start()
+    got = q.get(timeout=60)
+    p.join(timeout=60)
+    assert p.exitcode == 0
+    assert got == expected[:1000].tolist()

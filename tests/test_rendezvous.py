@@ -214,6 +214,7 @@ def test_parallel_and_serial_agree():
     a = r.lookup_hashes(hashes, parallel=True)
     assert np.array_equal(a, r.lookup_hashes(hashes, parallel=False))
     assert np.array_equal(a, r.lookup_hashes(hashes))
+    assert np.array_equal(a, r.lookup_hashes(hashes, parallel=None))
 
 
 def test_lookup_accepts_key_containers():

@@ -243,6 +243,26 @@ def test_get_lookup_and_hashes_agree():
     assert ring.lookup_hashes([]).shape == (0,)
 
 
+@pytest.mark.parametrize("compat", [None, "libketama", "uhashring"])
+def test_awkward_key_lists_take_the_careful_path(compat):
+    # NUL inside keys, mixed str/bytes, tuples: every batch path agrees with get().
+    ring = HashRing(_nodes(12), compat=compat)
+    for keys in (
+        ["a\0b", "\0", "", "plain", "x\0"],
+        ("t1", "t2", "t3"),
+        ["str", b"bytes", bytearray(b"ba"), "é"],
+        ["\0\0\0"],
+    ):
+        expect = [ring.get(k) for k in keys]
+        assert ring.lookup_names(keys) == expect
+        assert ring.lookup_hashes(ring.hash_keys(keys)).tolist() == [
+            ring.index_of(e) for e in expect
+        ]
+        assert ring.hash_keys(keys).tolist() == [ring.hash(k) for k in keys]
+    with pytest.raises(ValueError, match="UTF-8"):
+        ring.lookup(["ok", "\ud800"])
+
+
 def test_lookup_hashes_accepts_any_integer_dtype_and_shape():
     ring = HashRing(_nodes(8))
     h = _random_hashes(1000)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["TunerError", "NotImplementedYet"]
+__all__ = ["NotImplementedYet", "TunerError"]
 
 
 class TunerError(Exception):

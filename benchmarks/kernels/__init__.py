@@ -1,1 +1,4 @@
-"""Benchmarks of the ``kernels`` package: ``python -m benchmarks.kernels [--quick] [--only AREA]``."""
+"""Benchmarks of the ``kernels`` package.
+
+Run ``python -m benchmarks.kernels [--quick] [--only AREA]``.
+"""

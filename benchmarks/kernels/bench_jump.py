@@ -181,7 +181,9 @@ def _jump_rows(keys: np.ndarray, rounds: int) -> list[Row]:
                 Row(case, "numba 1 core", serial, base, _ratio(c_ns, serial), "within 1.25x of C")
             )
             rows.append(Row(case, f"numba prange ({threads} thr)", par, base, _ratio(c_ns, par)))
-            rows.append(Row(case, "jump_hash() default", public, base, _ratio(c_ns, public)))
+            rows.append(
+                Row(case, "jump_hash() wrapper, 1 core", public, base, _ratio(c_ns, public))
+            )
     finally:
         c.close()
     return rows
