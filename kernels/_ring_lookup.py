@@ -32,27 +32,22 @@ index past the table).  The public wrappers in :mod:`kernels.ring` check.
 
 from __future__ import annotations
 
-import os
-import threading
-
 import numpy as np
 from numba import prange
 
 from ._config import jit, jit_parallel
-from .hashing import _md5_u32_packed, _xxh64_one, _xxh64_packed
+from ._parallel import PAR_CHUNKS as _PAR_CHUNKS
+from .hashing import _md5_u32_packed, _xxh64_packed
 
 __all__ = [
-    "PARALLEL_MIN",
     "SENTINEL",
     "_build_table",
     "_lookup_into",
     "_lookup_into_parallel",
+    "_lower_bound",
     "_md5_chunks_parallel",
     "_xxh64_chunks_parallel",
-    "_xxh64_joined",
-    "run_maybe_parallel",
     "table_bits",
-    "use_parallel",
 ]
 
 SENTINEL = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -64,9 +59,6 @@ _BUCKETS_PER_POINT = 8
 #: Upper bound on the table (4 bytes per entry): 2**22 entries = 16 MiB.
 _MAX_TABLE_BITS = 22
 _MIN_TABLE_BITS = 4
-
-#: Chunks per parallel call: enough to balance two to a few dozen threads.
-_PAR_CHUNKS = 64
 
 
 def table_bits(n_points: int, space_bits: int) -> int:
@@ -116,6 +108,22 @@ def _build_table(points_ext, owners_ext, nbits, shift):
 
 
 @jit
+def _lower_bound(points, h, lo, hi):
+    """First index ``i`` in ``[lo, hi)`` with ``points[i] >= h``, or ``hi``: binary search.
+
+    ``points`` sorted ascending.  The table lookups use it only where a bucket
+    does not lead to a point directly (bounded loads' walk).
+    """
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if points[mid] < h:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+@jit
 def _lookup_range(points_ext, owners_ext, table, shift, inc, hashes, out, lo, hi):
     for k in range(lo, hi):
         h = np.uint64(hashes[k]) + inc
@@ -150,32 +158,6 @@ def _lookup_into_parallel(points_ext, owners_ext, table, shift, inc, hashes, out
         _lookup_range(points_ext, owners_ext, table, shift, inc, hashes, out, lo, hi)
 
 
-@jit
-def _xxh64_joined(buf, n, seed):
-    """XXH64 of each of the ``n`` NUL-separated keys in ``buf`` (uint8), no copy.
-
-    ``buf`` is ``"\\0".join(keys).encode()``.  Hashing each span in place skips
-    the compaction copy and offsets array of :func:`kernels.hashing.pack_keys`
-    (about a third of a str batch's cost).  Returns ``(uint64[n], ok)``; ``ok``
-    is False when ``buf`` does not hold exactly ``n - 1`` NULs (a key contained
-    one): the caller then packs the keys properly.
-    """
-    out = np.empty(n, dtype=np.uint64)
-    k = 0
-    start = 0
-    for i in range(buf.shape[0]):
-        if buf[i] == 0:
-            if k >= n - 1:
-                return out, False
-            out[k] = _xxh64_one(buf, start, i, seed)
-            k += 1
-            start = i + 1
-    if k != n - 1:
-        return out, False
-    out[k] = _xxh64_one(buf, start, buf.shape[0], seed)
-    return out, True
-
-
 @jit_parallel
 def _xxh64_chunks_parallel(data, offsets, seed, out):
     """``out[k] = XXH64(key k, seed)`` for packed keys, chunked over all numba threads.
@@ -200,81 +182,3 @@ def _md5_chunks_parallel(data, offsets, out):
         hi = (c + 1) * n // _PAR_CHUNKS
         if hi > lo:
             out[lo:hi] = _md5_u32_packed(data, offsets[lo : hi + 1])
-
-
-# ----------------------------------------------------------------------------- when to go parallel
-
-#: ``use_parallel(None, n)`` goes parallel from this many keys on.
-PARALLEL_MIN = 1 << 16
-
-_FORKED_AFTER_OMP = False
-_WORKQUEUE_LOCK = threading.Lock()
-
-
-def _after_fork_in_child() -> None:
-    # GNU OpenMP is not fork-safe: numba *terminates* a forked child that starts
-    # a parallel region when the parent had already started OpenMP threads
-    # ("fork() called from a process already using GNU OpenMP").  Remember, in
-    # the child, whether that is the case, and run serially there.
-    global _FORKED_AFTER_OMP
-    try:
-        from numba.np.ufunc import parallel as _p
-
-        started = bool(getattr(_p, "_is_initialized", True))
-        layer = getattr(_p, "_threading_layer", None)
-    except Exception:  # pragma: no cover - numba internals moved: be conservative
-        started, layer = True, None
-    if started and layer not in ("tbb", "workqueue"):
-        _FORKED_AFTER_OMP = True
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
-def use_parallel(parallel: bool | None, n: int = 0) -> bool:
-    """Decide whether a batch of ``n`` keys runs on the parallel kernel.
-
-    ``True``/``False`` force it; ``None`` (auto) means yes from
-    :data:`PARALLEL_MIN` keys on.  Either way a process forked from a parent
-    that already ran OpenMP threads runs serially (numba would kill it).
-    Shared by the other batch kernels (jump, rendezvous).
-    """
-    if _FORKED_AFTER_OMP:
-        return False
-    if parallel is None:
-        return n >= PARALLEL_MIN
-    return bool(parallel)
-
-
-def run_maybe_parallel(serial, par, parallel_wanted: bool, *args) -> None:
-    """Call ``par(*args)`` if wanted and safe, else ``serial(*args)``.
-
-    numba's ``workqueue`` threading layer (the fallback when neither TBB nor
-    OpenMP is present) aborts the process on concurrent parallel launches from
-    two Python threads; under it, a call that finds another parallel call in
-    flight runs serially instead of waiting.
-    """
-    if not parallel_wanted:
-        serial(*args)
-        return
-    if _threading_layer_is_workqueue():
-        if not _WORKQUEUE_LOCK.acquire(blocking=False):
-            serial(*args)
-            return
-        try:
-            par(*args)
-        finally:
-            _WORKQUEUE_LOCK.release()
-        return
-    par(*args)
-
-
-def _threading_layer_is_workqueue() -> bool:
-    try:
-        from numba.np.ufunc import parallel as _p
-
-        layer = getattr(_p, "_threading_layer", None)
-    except Exception:  # pragma: no cover
-        return True
-    # Before the first parallel launch the layer is unknown: it may become workqueue.
-    return layer is None or layer == "workqueue"

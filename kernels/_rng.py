@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._config import jit
+from ._validate import is_int
 
 __all__ = ["make_state", "next_below", "next_double", "next_u64"]
 
@@ -38,7 +39,7 @@ def make_state(seed: int | None = None) -> np.ndarray:
     """
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1, np.uint64)[0])
-    elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+    elif not is_int(seed):
         raise TypeError(f"seed must be an int or None, not {type(seed).__name__}")
     return np.array([int(seed) % (1 << 64)], dtype=np.uint64)
 

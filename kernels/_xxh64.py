@@ -60,9 +60,6 @@ _S30 = np.uint64(30)
 _S31 = np.uint64(31)
 _S32 = np.uint64(32)
 _S33 = np.uint64(33)
-_S40 = np.uint64(40)
-_S48 = np.uint64(48)
-_S56 = np.uint64(56)
 _S64 = np.uint64(64)
 
 
@@ -84,16 +81,7 @@ def _read32(data, p):
 
 @jit
 def _read64(data, p):
-    return (
-        np.uint64(data[p])
-        | (np.uint64(data[p + 1]) << _S8)
-        | (np.uint64(data[p + 2]) << _S16)
-        | (np.uint64(data[p + 3]) << _S24)
-        | (np.uint64(data[p + 4]) << _S32)
-        | (np.uint64(data[p + 5]) << _S40)
-        | (np.uint64(data[p + 6]) << _S48)
-        | (np.uint64(data[p + 7]) << _S56)
-    )
+    return _read32(data, p) | (_read32(data, p + 4) << _S32)
 
 
 @jit

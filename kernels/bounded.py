@@ -43,6 +43,8 @@ from typing import Any
 import numpy as np
 
 from ._config import jit
+from ._ring_lookup import _lower_bound
+from ._validate import is_int, is_real
 from .hashing import PackedKeys
 from .ring import HashRing
 
@@ -59,15 +61,7 @@ def _first_index(points_ext, table, shift, h):
             i += 1
         return i
     # Bucket resolved to an owner directly: find the index by binary search.
-    lo = 0
-    hi = points_ext.shape[0] - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if points_ext[mid] < h:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+    return _lower_bound(points_ext, h, 0, points_ext.shape[0] - 1)
 
 
 @jit
@@ -147,9 +141,7 @@ def _assign_online(
 
 
 def _check_balance(balance: Any) -> float:
-    if isinstance(balance, (bool, np.bool_)) or not isinstance(
-        balance, (int, float, np.integer, np.floating)
-    ):
+    if not is_real(balance):
         raise TypeError(f"balance must be a number >= 1, not {type(balance).__name__}")
     c = float(balance)
     if not (math.isfinite(c) and c >= 1.0):
@@ -177,7 +169,7 @@ def bounded_capacities(ring: HashRing, m: int, balance: float = 1.25) -> np.ndar
     """
     _check_ring(ring)
     c = _check_balance(balance)
-    if isinstance(m, (bool, np.bool_)) or not isinstance(m, (int, np.integer)) or m < 0:
+    if not is_int(m) or m < 0:
         raise ValueError(f"m must be a non-negative int, got {m!r}")
     w = _effective_weights(ring)
     total = float(w.sum())
@@ -194,17 +186,13 @@ def _is_hash_input(values: Any) -> bool:
         return False
     if isinstance(values, np.ndarray):
         return values.dtype.kind in "iu" or (
-            values.dtype.kind == "O" and values.size > 0 and _is_int(values.flat[0])
+            values.dtype.kind == "O" and values.size > 0 and is_int(values.flat[0])
         )
     if isinstance(values, (str, bytes)):
         raise TypeError("keys_or_hashes must be a sequence, not a single key")
     if isinstance(values, Sequence) and len(values) > 0:
-        return _is_int(values[0])
+        return is_int(values[0])
     return False
-
-
-def _is_int(v: Any) -> bool:
-    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
 
 
 def _hashes_for(ring: HashRing, keys_or_hashes: Any) -> np.ndarray:
@@ -362,7 +350,7 @@ class BoundedLoadBalancer:
         in Python with no numba call; otherwise the walk runs in numba.
         """
         r = self._ring
-        if _is_int(key):
+        if is_int(key):
             h = int(key)
             if not 0 <= h < 1 << r.space_bits:
                 r._check_hashes([h], "key")  # raises the ring's own range error
@@ -446,7 +434,7 @@ class BoundedLoadBalancer:
     def _node_index(self, node: int | str) -> int:
         if isinstance(node, str):
             return self._ring.index_of(node)
-        if not _is_int(node):
+        if not is_int(node):
             raise TypeError(f"node must be an index or a name, not {type(node).__name__}")
         i = int(node)
         if not 0 <= i < len(self._ring):

@@ -41,6 +41,9 @@ assume valid input (validate at the Python boundary); ``data`` is a uint8 array 
 ``_xxh64_packed(data, offsets, seed) -> uint64[n]``
     XXH64 of each packed key (``offsets``: int64[n + 1]); ``_xxh64_spans(data, starts,
     stops, seed)`` for keys given as spans.
+``_xxh64_nul(buf, n, seed) -> (uint64[n], ok)``
+    XXH64 of ``n`` keys joined by NUL bytes, without packing (``ok`` False when a key
+    held a NUL); what :func:`hash_keys` and ``HashRing.lookup`` use for a list of str.
 ``_fmix64(x) -> uint64``
     MurmurHash3's ``fmix64`` finaliser (bijective; maps 0 to 0).
 ``_mix64_seeded(x, seed) -> uint64``
@@ -75,6 +78,7 @@ from ._md5 import (
     _md5_u32_packed,
     _md5_words_spans,
 )
+from ._validate import check_int, is_int, key_bytes
 from ._xxh64 import (
     _fmix64,
     _mix64_array,
@@ -183,22 +187,27 @@ def _split_nul(buf, n):
 def _xxh64_nul(buf, n, seed):
     """XXH64 of each of ``n`` keys joined by single NUL bytes, without packing them first.
 
-    Returns ``(hashes uint64[n], ok)``; ``ok`` is False when the NUL count is not
-    ``n - 1`` (the caller falls back to packing by lengths).  Each key is scanned and
-    hashed while it is in L1, which saves a pass and 20 bytes per key of fresh memory.
+    ``buf`` is ``"\0".join(keys).encode()`` as uint8.  Returns ``(hashes uint64[n],
+    ok)``; ``ok`` is False when the NUL count is not ``n - 1`` (a key contained a NUL:
+    the caller falls back to packing by lengths).  Each key is hashed in place as soon
+    as its NUL is seen, while it is in L1, which saves the packing copy and the offsets
+    array (about a third of a str batch's cost).  One pass over every byte with a
+    single test each measured 15-20% faster than scanning key by key for the next NUL.
     """
-    total = buf.shape[0]
     out = np.empty(n, dtype=np.uint64)
-    pos = 0
-    for i in range(n):
-        end = pos
-        while end < total and buf[end] != 0:
-            end += 1
-        if end == total and i != n - 1:
-            return out, False
-        out[i] = _xxh64_one(buf, pos, end, seed)
-        pos = end + 1
-    return out, pos == total + 1
+    k = 0
+    start = 0
+    for i in range(buf.shape[0]):
+        if buf[i] == 0:
+            if k >= n - 1:
+                return out, False
+            out[k] = _xxh64_one(buf, start, i, seed)
+            k += 1
+            start = i + 1
+    if k != n - 1:
+        return out, False
+    out[k] = _xxh64_one(buf, start, buf.shape[0], seed)
+    return out, True
 
 
 @jit
@@ -589,28 +598,11 @@ _mix64_scalar = _Entry(_mix64_one, (np.uint64(0), np.uint64(0)))
 
 
 def _as_u64(value: Any, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {type(value).__name__}")
-    return int(value) & _MASK64
+    return check_int(value, name) & _MASK64
 
 
 def _as_key_bytes(data: Any, name: str) -> bytes:
-    if type(data) is bytes:
-        return data
-    if isinstance(data, str):
-        try:
-            return data.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(
-                f"{name} cannot be encoded as UTF-8 ({e.reason}: a lone surrogate?)"
-            ) from None
-    if isinstance(data, (bytes, bytearray)):
-        return bytes(data)
-    if isinstance(data, memoryview):
-        return data.tobytes()
-    if isinstance(data, (int, np.integer)):
-        raise TypeError(f"{name} is an integer: hash integers with mix64")
-    raise TypeError(f"{name} must be str or bytes, not {type(data).__name__}")
+    return key_bytes(data, name, int_hint="hash integers with mix64")
 
 
 # ----------------------------------------------------------------------------- public API
@@ -653,7 +645,7 @@ def mix64(x: Any, seed: int = 0) -> Any:
             raise TypeError(f"x must be an integer array (mix64), not dtype {x.dtype}")
         flat = np.ascontiguousarray(x, dtype=np.uint64).reshape(-1)
         return _mix64_array(flat, np.uint64(s)).reshape(x.shape)
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, np.integer)):
+    if not is_int(x):
         raise TypeError(f"x must be an int or an integer array, not {type(x).__name__}")
     return _mix64_scalar(int(x) & _MASK64, s)
 

@@ -61,6 +61,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ._config import jit
+from ._validate import check_real, is_int
 
 __all__ = ["LatencyHistogram"]
 
@@ -254,12 +255,6 @@ def _hist_merge(counts, params, other_counts, other_params):
 # Python API
 
 
-def _check_range_value(x: object, name: str) -> float:
-    if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a real number, not {type(x).__name__}")
-    return float(x)
-
-
 def _sub_buckets_for(rel_error: float) -> int:
     s = 1
     while 0.5 / s > rel_error:
@@ -322,9 +317,9 @@ class LatencyHistogram:
     def __init__(
         self, lowest: float = 1e-6, highest: float = 100.0, rel_error: float = 0.01
     ) -> None:
-        lowest = _check_range_value(lowest, "lowest")
-        highest = _check_range_value(highest, "highest")
-        rel_error = _check_range_value(rel_error, "rel_error")
+        lowest = check_real(lowest, "lowest")
+        highest = check_real(highest, "highest")
+        rel_error = check_real(rel_error, "rel_error")
         if not (math.isfinite(lowest) and lowest >= _MIN_NORMAL):
             raise ValueError(f"lowest must be a finite number >= {_MIN_NORMAL}, got {lowest}")
         if not (math.isfinite(highest) and highest > lowest):
@@ -340,7 +335,7 @@ class LatencyHistogram:
     def record(self, value: float) -> None:
         """Record one latency (seconds).  Raises ValueError for NaN, negative or infinite."""
         if type(value) is not float:
-            value = _check_range_value(value, "value")
+            value = check_real(value, "value")
         if not 0.0 <= value < _INF:
             raise ValueError(f"value must be a finite latency >= 0, got {value}")
         pending = self._pending
@@ -406,7 +401,7 @@ class LatencyHistogram:
 
     def percentile(self, p: float) -> float:
         """The ``p``-th percentile in seconds, ``p`` in [0, 100]; NaN if empty."""
-        p = _check_range_value(p, "p")
+        p = check_real(p, "p")
         if not 0.0 <= p <= 100.0:
             raise ValueError(f"p must be in [0, 100], got {p}")
         self._flush()
@@ -611,7 +606,7 @@ class LatencyHistogram:
 
     @classmethod
     def _build(cls, lowest, highest, s, stats, overflow, rejected, index, counts):
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+        if not is_int(s):
             raise ValueError("sub_buckets must be an int")
         s = int(s)
         if not (1 <= s <= _MAX_SUB_BUCKETS and s & (s - 1) == 0):
@@ -626,7 +621,7 @@ class LatencyHistogram:
         if (counts < 0).any():
             raise ValueError("bucket counts must be non-negative")
         for name, v in (("overflow", overflow), ("rejected", rejected)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 1 << 63:
+            if not is_int(v) or not 0 <= v < 1 << 63:
                 raise ValueError(f"{name} must be a non-negative int64")
         try:
             lo, hi, total = (float(x) for x in stats)

@@ -39,7 +39,8 @@ import numpy as np
 from numba import prange
 
 from ._config import jit, jit_parallel
-from ._ring_lookup import run_maybe_parallel, use_parallel
+from ._parallel import run_maybe_parallel, use_parallel
+from ._validate import check_hashes, check_int, is_int
 
 __all__ = ["jump_hash", "jump_hash_keys"]
 
@@ -83,32 +84,19 @@ def _jump_batch_parallel(keys, n, out):
 
 
 def _check_n(n: object) -> int:
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
-        raise TypeError(f"n (the number of buckets) must be an int, not {type(n).__name__}")
-    n = int(n)
+    n = check_int(n, "n (the number of buckets)")
     if not 1 <= n < _MAX_BUCKETS:
         raise ValueError(f"n (the number of buckets) must be in [1, 2**31), got {n}")
     return n
 
 
-def _as_uint64_keys(keys: np.ndarray) -> np.ndarray:
-    """Check an integer key array; return it as contiguous uint64 (no copy when already so)."""
-    kind = keys.dtype.kind
-    if kind == "b" or kind not in "iu":
-        raise TypeError(f"key array must have an integer dtype, not {keys.dtype}")
-    if kind == "i" and keys.size and keys.min() < 0:
-        raise ValueError("key array must not contain negative values (keys are uint64)")
-    return np.ascontiguousarray(keys, dtype=np.uint64)
-
-
-def _jump_array(keys: np.ndarray, n: int, parallel: bool | None) -> np.ndarray:
-    flat = keys.reshape(-1)
+def _jump_array(flat: np.ndarray, n: int, parallel: bool | None) -> np.ndarray:
+    """Buckets (int64) of the valid, contiguous uint64 keys ``flat`` (1-D)."""
     out = np.empty(flat.shape[0], dtype=np.int64)
-    # The ring's guards: no OpenMP in a child forked after the parent started it
-    # (numba would kill the child), no concurrent launches under workqueue.
+    # The package's parallel policy and its fork/workqueue guards: kernels._parallel.
     wanted = use_parallel(parallel, flat.shape[0])
     run_maybe_parallel(_jump_batch, _jump_batch_parallel, wanted, flat, np.int64(n), out)
-    return out.reshape(keys.shape)
+    return out
 
 
 @overload
@@ -134,8 +122,9 @@ def jump_hash(key_or_array, n, *, parallel=False):
         Off by default: on an idle 2-core machine it halves the time of a
         1M-key batch, but when the other core is busy (another worker
         process, as in a pool) it is slower than one core.  ``None`` turns it
-        on from 65,536 keys.  Always serial in a child forked after the parent
-        started OpenMP threads.
+        on from 65,536 keys; ``True`` forces it.  Always serial in a child
+        forked after the parent started OpenMP threads (the package-wide
+        policy, see :mod:`kernels._parallel`).
 
     Returns
     -------
@@ -168,10 +157,9 @@ def jump_hash(key_or_array, n, *, parallel=False):
             return _jump_one(key_or_array - _U64_LIMIT, n)
     n = _check_n(n)
     if isinstance(key_or_array, np.ndarray):
-        return _jump_array(_as_uint64_keys(key_or_array), n, parallel)
-    if isinstance(key_or_array, (bool, np.bool_)) or not isinstance(
-        key_or_array, (int, np.integer)
-    ):
+        flat = check_hashes(key_or_array, "key array", flatten=True)
+        return _jump_array(flat, n, parallel).reshape(key_or_array.shape)
+    if not is_int(key_or_array):
         raise TypeError(
             f"key must be an int or a numpy integer array, not {type(key_or_array).__name__}"
         )

@@ -44,12 +44,13 @@ XXH64 with seed 0 of the UTF-8 bytes); its backend is ``table[slot]``.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ._config import jit
+from ._validate import check_hashes, check_int, check_names, check_weights, key_bytes
 from .hashing import hash_keys, xxh64
 
 __all__ = ["MAGLEV_DEFAULT_TABLE_SIZE", "MAGLEV_MAX_TABLE_SIZE", "MaglevTable"]
@@ -117,82 +118,6 @@ def _maglev_lookup(table, hashes, out):
         out[i] = table[hashes[i] % m]
 
 
-# --------------------------------------------------------------------------- validation
-# Shared with kernels.rendezvous (same rules for node sets everywhere).
-
-
-def _check_names(names: object, what: str) -> tuple[str, ...]:
-    """A non-empty tuple of distinct str names, or a clear error naming ``what``."""
-    if isinstance(names, (str, bytes)) or not isinstance(names, Iterable):
-        raise TypeError(f"{what} must be a sequence of str names, not {type(names).__name__}")
-    out = tuple(names)
-    if not out:
-        raise ValueError(f"{what} must not be empty")
-    for name in out:
-        if not isinstance(name, str):
-            raise TypeError(f"{what} must hold str names, found {type(name).__name__}: {name!r}")
-        try:
-            name.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(f"{what}: name {name!r} cannot be encoded as UTF-8") from e
-    if len(set(out)) != len(out):
-        seen: set[str] = set()
-        dup = next(x for x in out if x in seen or seen.add(x))
-        raise ValueError(f"{what} must be distinct; {dup!r} appears more than once")
-    return out
-
-
-_REAL_TYPES = (int, float, np.integer, np.floating)
-
-
-def _check_weights(weights: object, n: int, what: str = "weights") -> np.ndarray:
-    """float64[n] of finite positive weights (all 1.0 for ``None``), or a clear error."""
-    if weights is None:
-        return np.ones(n, dtype=np.float64)
-    if isinstance(weights, (str, bytes)) or not isinstance(weights, (Iterable, np.ndarray)):
-        raise TypeError(f"{what} must be a sequence of numbers, not {type(weights).__name__}")
-    values = list(weights)
-    if len(values) != n:
-        raise ValueError(f"{what} has {len(values)} entries for {n} nodes")
-    for w in values:
-        if isinstance(w, (bool, np.bool_)) or not isinstance(w, _REAL_TYPES):
-            raise TypeError(f"{what} must hold real numbers, found {type(w).__name__}: {w!r}")
-    arr = np.array(values, dtype=np.float64)
-    bad = ~(np.isfinite(arr) & (arr > 0))
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"{what} must be finite and > 0; entry {i} is {values[i]!r}")
-    return arr
-
-
-def _check_hashes(hashes: object, what: str = "hashes") -> np.ndarray:
-    """Contiguous uint64[k] view/copy of a 1-D non-negative integer array."""
-    if not isinstance(hashes, np.ndarray):
-        raise TypeError(f"{what} must be a numpy integer array, not {type(hashes).__name__}")
-    kind = hashes.dtype.kind
-    if kind not in "iu":
-        raise TypeError(f"{what} must have an unsigned integer dtype, not {hashes.dtype}")
-    if hashes.ndim != 1:
-        raise ValueError(f"{what} must be 1-D, got shape {hashes.shape}")
-    if kind == "i" and hashes.size and hashes.min() < 0:
-        raise ValueError(f"{what} must not contain negative values")
-    return np.ascontiguousarray(hashes, dtype=np.uint64)
-
-
-def _key_bytes(key: object) -> bytes:
-    """UTF-8 bytes of a str key, or the bytes of a bytes-like key; else TypeError naming key."""
-    if type(key) is bytes:
-        return key
-    if isinstance(key, str):
-        try:
-            return key.encode("utf-8")
-        except UnicodeEncodeError as e:
-            raise ValueError(f"key cannot be encoded as UTF-8 ({e.reason})") from None
-    if isinstance(key, (bytes, bytearray, memoryview)):
-        return bytes(key)
-    raise TypeError(f"key must be str or bytes, not {type(key).__name__}")
-
-
 def _is_prime(m: int) -> bool:
     if m < 2:
         return False
@@ -244,13 +169,9 @@ class MaglevTable:
         weights: Sequence[float] | np.ndarray | None = None,
         table_size: int = MAGLEV_DEFAULT_TABLE_SIZE,
     ) -> None:
-        names = _check_names(backends, "backends")
-        w = _check_weights(weights, len(names))
-        if isinstance(table_size, (bool, np.bool_)) or not isinstance(
-            table_size, (int, np.integer)
-        ):
-            raise TypeError(f"table_size must be an int, not {type(table_size).__name__}")
-        m = int(table_size)
+        names = check_names(backends, "backends")
+        w = np.array(check_weights(weights, len(names), of="backends"), dtype=np.float64)
+        m = check_int(table_size, "table_size")
         if m > MAGLEV_MAX_TABLE_SIZE:
             raise ValueError(f"table_size must be at most {MAGLEV_MAX_TABLE_SIZE}, got {m}")
         if m <= len(names):
@@ -313,7 +234,7 @@ class MaglevTable:
     # ---------------------------------------------------------------- lookups
     def get(self, key: str | bytes) -> str:
         """The backend name for one str/bytes key (str hashed as UTF-8)."""
-        h = xxh64(_key_bytes(key))
+        h = xxh64(key_bytes(key))
         return self._backends[self._table[h % self._table_size]]
 
     def lookup(self, keys: Any) -> np.ndarray:
@@ -345,7 +266,7 @@ class MaglevTable:
         np.ndarray
             int64[len(hashes)] indices into :attr:`backends`.
         """
-        return self._lookup_u64(_check_hashes(hashes))
+        return self._lookup_u64(check_hashes(hashes))
 
     def _lookup_u64(self, hashes: np.ndarray) -> np.ndarray:
         out = np.empty(hashes.shape[0], dtype=np.int64)

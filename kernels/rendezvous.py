@@ -41,9 +41,9 @@ import numpy as np
 from numba import prange
 
 from ._config import jit, jit_parallel
-from ._ring_lookup import run_maybe_parallel, use_parallel
+from ._parallel import PAR_CHUNKS, run_maybe_parallel, use_parallel
+from ._validate import check_hashes, check_int, check_names, check_weights, key_bytes
 from .hashing import _mix64_seed_key, _mix64_with_key, _xxh64_one, hash_keys, xxh64
-from .maglev import _check_hashes, _check_names, _check_weights, _key_bytes
 
 __all__ = ["Rendezvous"]
 
@@ -51,7 +51,9 @@ _S12 = np.uint64(12)
 _U0 = np.uint64(0)
 _INV_2_52 = 1.0 / 4503599627370496.0  # 2**-52
 _MARGIN = 1.0 + 1e-9  # the pruning bound's safety factor (rounding error is ~1e-15)
-_PARALLEL_MIN = 1 << 14  # keys; below this thread start-up outweighs the gain
+# parallel=None goes parallel from this many keys: each key scores every node, so the
+# threshold sits below the package default (kernels._parallel.PARALLEL_MIN).
+_PARALLEL_MIN = 1 << 14
 # Weights are kept where every score and bound is a normal, finite double (scores lie
 # within a factor 2**53 of the weight), so the rounding margin above is always valid.
 _WEIGHT_MIN = 1e-200
@@ -129,9 +131,8 @@ def _lookup(hashes, node_keys, weights, out):
 def _lookup_parallel(hashes, node_keys, weights, out):
     m = hashes.shape[0]
     n = node_keys.shape[0]
-    chunks = 64  # scratch is allocated per chunk, not per key
-    step = (m + chunks - 1) // chunks
-    for c in prange(chunks):
+    step = (m + PAR_CHUNKS - 1) // PAR_CHUNKS  # scratch is allocated per chunk, not per key
+    for c in prange(PAR_CHUNKS):
         us = np.empty(n, dtype=np.float64)
         bounds = np.empty(n, dtype=np.float64)
         for j in range(c * step, min(m, (c + 1) * step)):
@@ -235,8 +236,8 @@ class Rendezvous:
     def __init__(
         self, nodes: Sequence[str], weights: Sequence[float] | np.ndarray | None = None
     ) -> None:
-        names = _check_names(nodes, "nodes")
-        w = _check_weights(weights, len(names))
+        names = check_names(nodes, "nodes")
+        w = np.array(check_weights(weights, len(names)), dtype=np.float64)
         if np.any((w < _WEIGHT_MIN) | (w > _WEIGHT_MAX)):
             i = int(np.flatnonzero((w < _WEIGHT_MIN) | (w > _WEIGHT_MAX))[0])
             raise ValueError(
@@ -281,7 +282,7 @@ class Rendezvous:
     # ---------------------------------------------------------------- lookups
     def get(self, key: str | bytes) -> str:
         """The node name for one str/bytes key (str hashed as UTF-8 with XXH64)."""
-        return self._nodes[_get_key(_key_bytes(key), self._node_keys, self._weights)]
+        return self._nodes[_get_key(key_bytes(key), self._node_keys, self._weights)]
 
     def lookup(self, keys: Any, *, parallel: bool | None = False) -> np.ndarray:
         """Node indices for a batch of str/bytes keys.
@@ -293,7 +294,8 @@ class Rendezvous:
         parallel : bool or None
             Use numba's thread pool (``prange``).  Off by default (it only
             helps when the other cores are idle); ``None`` turns it on from
-            16,384 keys.
+            16,384 keys; ``True`` forces it.  Always serial in a child forked
+            after the parent started OpenMP threads (see :mod:`kernels._parallel`).
 
         Returns
         -------
@@ -317,14 +319,12 @@ class Rendezvous:
         np.ndarray
             int64[len(hashes)] indices into :attr:`nodes`.
         """
-        return self._lookup_u64(_check_hashes(hashes), parallel)
+        return self._lookup_u64(check_hashes(hashes), parallel)
 
     def _lookup_u64(self, hashes: np.ndarray, parallel: bool | None) -> np.ndarray:
         out = np.empty(hashes.shape[0], dtype=np.int64)
-        if parallel is None:
-            parallel = hashes.shape[0] >= _PARALLEL_MIN
-        # The ring's guards (fork after OpenMP, workqueue concurrency) apply here too.
-        wanted = use_parallel(parallel, hashes.shape[0])
+        # The package's parallel policy and its fork/workqueue guards: kernels._parallel.
+        wanted = use_parallel(parallel, hashes.shape[0], _PARALLEL_MIN)
         run_maybe_parallel(
             _lookup, _lookup_parallel, wanted, hashes, self._node_keys, self._weights, out
         )
@@ -343,24 +343,23 @@ class Rendezvous:
             ``k`` outside ``[1, len(nodes)]``.
         """
         k = self._check_k(k)
-        kh = np.array([xxh64(_key_bytes(key))], dtype=np.uint64)
+        kh = np.array([xxh64(key_bytes(key))], dtype=np.uint64)
         return [self._nodes[i] for i in self._top_k_u64(kh, k)[0]]
 
     def top_k_hashes(self, hashes: np.ndarray, k: int) -> np.ndarray:
         """int64[len(hashes), k]: the ``k`` best node indices per key hash, best first."""
         k = self._check_k(k)
-        return self._top_k_u64(_check_hashes(hashes), k)
+        return self._top_k_u64(check_hashes(hashes), k)
 
     def scores(self, key: str | bytes) -> np.ndarray:
         """float64[n]: every node's score for ``key`` (for inspection and tests)."""
-        return _scores(np.uint64(xxh64(_key_bytes(key))), self._node_keys, self._weights)
+        return _scores(np.uint64(xxh64(key_bytes(key))), self._node_keys, self._weights)
 
     def _check_k(self, k: object) -> int:
-        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-            raise TypeError(f"k must be an int, not {type(k).__name__}")
+        k = check_int(k, "k")
         if not 1 <= k <= len(self._nodes):
             raise ValueError(f"k must be in [1, {len(self._nodes)}] (the node count), got {k}")
-        return int(k)
+        return k
 
     def _top_k_u64(self, hashes: np.ndarray, k: int) -> np.ndarray:
         out = np.empty((hashes.shape[0], k), dtype=np.int64)

@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from . import _ring_lookup as _lk
+from ._parallel import run_maybe_parallel, use_parallel
 from ._ring_build import (
     _ketama_points,
     _last_writer_wins,
@@ -51,9 +52,19 @@ from ._ring_build import (
     _native_points,
     _stable_sort_points,
 )
+from ._validate import (
+    check_hashes,
+    check_int,
+    check_name,
+    check_names,
+    check_weight,
+    check_weights,
+    key_bytes,
+)
 from .hashing import (
     PackedKeys,
     _md5_u32_packed,
+    _xxh64_nul,
     _xxh64_packed,
     hash_keys,
     ketama_hash_keys,
@@ -82,7 +93,6 @@ DEFAULT_VNODES = {None: 160, "libketama": 40, "uhashring": 40}
 _UNPACK_U32 = struct.Struct("<I").unpack_from
 _SEED0 = np.uint64(0)
 _MAX_POINTS = (1 << 31) - 2  # table entries are int32 point indices
-_MAX_KETAMA_WEIGHT = 1 << 53  # exact as float64; libketama sums them in unsigned long
 
 
 def _readonly(a: np.ndarray) -> np.ndarray:
@@ -90,35 +100,13 @@ def _readonly(a: np.ndarray) -> np.ndarray:
     return a
 
 
-def _check_name(name: Any, where: str) -> str:
-    if not isinstance(name, str):
-        raise TypeError(f"{where} must be a str node name, not {type(name).__name__}")
-    if not name:
-        raise ValueError(f"{where} must be a non-empty node name")
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{where} cannot be encoded as UTF-8 (a lone surrogate?)") from None
-    return name
+def _whole_why(compat: str | None) -> str:
+    """Why a ketama mode takes whole-number weights (completes the weight message)."""
+    return f" in compat={compat!r} mode (the library takes integer weights)"
 
 
 def _check_weight(w: Any, where: str, compat: str | None) -> float | int:
-    if isinstance(w, (bool, np.bool_)) or not isinstance(w, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where} must be a positive number, not {type(w).__name__}")
-    if compat is None:
-        f = float(w)
-        if not math.isfinite(f) or f <= 0.0:
-            raise ValueError(f"{where} must be a finite number > 0, got {w!r}")
-        return f
-    if isinstance(w, (float, np.floating)) and (not math.isfinite(w) or w != int(w)):
-        raise ValueError(
-            f"{where} must be a whole number in compat={compat!r} mode "
-            f"(the library takes integer weights), got {w!r}"
-        )
-    iw = int(w)
-    if iw <= 0 or iw > _MAX_KETAMA_WEIGHT:
-        raise ValueError(f"{where} must be an integer in [1, 2**53], got {w!r}")
-    return iw
+    return check_weight(w, where, integer=compat is not None, why=_whole_why(compat))
 
 
 def _check_compat(compat: Any) -> str | None:
@@ -130,13 +118,12 @@ def _check_compat(compat: Any) -> str | None:
 def _check_vnodes(vnodes: Any, compat: str | None) -> int:
     if vnodes is None:
         return DEFAULT_VNODES[compat]
-    if isinstance(vnodes, (bool, np.bool_)) or not isinstance(vnodes, (int, np.integer)):
-        raise TypeError(f"vnodes must be an int, not {type(vnodes).__name__}")
+    vnodes = check_int(vnodes, "vnodes")
     if compat == "libketama" and vnodes != 40:
         raise ValueError("vnodes is fixed at 40 digests per server in compat='libketama'")
     if not 1 <= vnodes <= 1 << 20:
         raise ValueError(f"vnodes must be in [1, 2**20], got {vnodes}")
-    return int(vnodes)
+    return vnodes
 
 
 def _libketama_digests(weights: Sequence[int]) -> np.ndarray:
@@ -223,41 +210,17 @@ class HashRing:
     def _parse_nodes(
         nodes: Any, weights: Any, compat: str | None
     ) -> tuple[tuple[str, ...], tuple[Any, ...]]:
-        if isinstance(nodes, (str, bytes)):
-            raise TypeError("nodes must be a sequence of node names, not a single string")
         if isinstance(nodes, Mapping):
             if weights is not None:
                 raise TypeError("give weights either in the nodes mapping or as weights=, not both")
-            names = list(nodes.keys())
-            raw_w: list[Any] = list(nodes.values())
+            names = check_names(nodes.keys(), "nodes", nonempty=True)
+            weights = list(nodes.values())
         else:
-            if not isinstance(nodes, Iterable):
-                raise TypeError(f"nodes must be a sequence of str, not {type(nodes).__name__}")
-            names = list(nodes)
-            if weights is None:
-                raw_w = [1] * len(names)
-            else:
-                if isinstance(weights, (str, bytes)) or not isinstance(weights, Iterable):
-                    raise TypeError(
-                        f"weights must be a sequence of numbers, not {type(weights).__name__}"
-                    )
-                raw_w = list(weights.tolist() if isinstance(weights, np.ndarray) else weights)
-                if len(raw_w) != len(names):
-                    raise ValueError(f"weights has {len(raw_w)} entries but nodes has {len(names)}")
-        if not names:
-            raise ValueError("nodes must not be empty")
-        for i, name in enumerate(names):
-            _check_name(name, f"nodes[{i}]")
-        if len(set(names)) != len(names):
-            seen: set[str] = set()
-            for name in names:
-                if name in seen:
-                    raise ValueError(f"nodes must be unique: {name!r} appears twice")
-                seen.add(name)
-        wts = tuple(_check_weight(w, f"weights[{i}]", compat) for i, w in enumerate(raw_w))
+            names = check_names(nodes, "nodes", nonempty=True)
+        wts = check_weights(weights, len(names), integer=compat is not None, why=_whole_why(compat))
         if compat is not None and sum(wts) >= 1 << 63:
             raise ValueError("weights must sum to less than 2**63 (libketama adds them in 64 bits)")
-        return tuple(str(name) for name in names), wts
+        return names, wts
 
     @staticmethod
     def _native_build(
@@ -456,7 +419,7 @@ class HashRing:
         """Index (into :attr:`nodes`) of the node that owns ``key``."""
         return self._index[self.get(key)]
 
-    def lookup(self, keys: Any, *, parallel: bool = False) -> np.ndarray:
+    def lookup(self, keys: Any, *, parallel: bool | None = False) -> np.ndarray:
         """Owner index of every key in a batch, hashing included.
 
         Parameters
@@ -464,13 +427,15 @@ class HashRing:
         keys : sequence of str/bytes, np.ndarray ('U', 'S' or object) or PackedKeys
             Packed once (see :func:`kernels.hashing.pack_keys`), hashed in numba
             (XXH64 or batched md5), then looked up.
-        parallel : bool
+        parallel : bool or None
             Hash and look up on all numba threads (``prange``).  Off by default:
             on this 2-core machine it gains little for lookups (the work is a
             few ns per key and memory-bound) and loses badly when the other
             core is busy; it pays off for md5 hashing of big batches on idle
-            cores.  Never used in a process forked after OpenMP threads started
-            (numba would terminate it): such a process runs serially.
+            cores.  ``None`` turns it on from 65,536 keys; ``True`` forces it.
+            Never used in a process forked after OpenMP threads started
+            (numba would terminate it): such a process runs serially (the
+            package-wide policy, see :mod:`kernels._parallel`).
 
         Returns
         -------
@@ -478,7 +443,7 @@ class HashRing:
             ``int64[n]``, indices into :attr:`nodes`.
         """
         _reject_int_keys(keys)
-        par = _lk.use_parallel(parallel)
+        par = use_parallel(parallel, _n_keys(keys))
         if self._compat is None and not par and isinstance(keys, (list, tuple)) and keys:
             hashes = _xxh64_str_list(keys)
             if hashes is not None:  # a list of str: hashed in place, no packing copy
@@ -490,7 +455,7 @@ class HashRing:
         if self._compat is None:
             if par:
                 hashes = np.empty(n, dtype=np.uint64)
-                _lk.run_maybe_parallel(
+                run_maybe_parallel(
                     _xxh64_packed_into, _lk._xxh64_chunks_parallel, par,
                     data, offsets, _SEED0, hashes,
                 )  # fmt: skip
@@ -499,18 +464,18 @@ class HashRing:
         else:
             if par:
                 hashes = np.empty(n, dtype=np.uint32)
-                _lk.run_maybe_parallel(
+                run_maybe_parallel(
                     _md5_packed_into, _lk._md5_chunks_parallel, par, data, offsets, hashes
                 )
             else:
                 hashes = _md5_u32_packed(data, offsets)
         return self._lookup_valid(hashes, par)
 
-    def lookup_names(self, keys: Any, *, parallel: bool = False) -> list[str]:
+    def lookup_names(self, keys: Any, *, parallel: bool | None = False) -> list[str]:
         """Like :meth:`lookup` but returns node names (a list of str)."""
         return self._names_arr[self.lookup(keys, parallel=parallel)].tolist()
 
-    def lookup_hashes(self, hashes: Any, *, parallel: bool = False) -> np.ndarray:
+    def lookup_hashes(self, hashes: Any, *, parallel: bool | None = False) -> np.ndarray:
         """Owner index for precomputed point-space hashes (see :meth:`hash_keys`).
 
         Parameters
@@ -518,7 +483,7 @@ class HashRing:
         hashes : array-like of non-negative integers
             Any integer dtype and shape; values in ``[0, 2**64)`` (native) or
             ``[0, 2**32)`` (ketama modes).  Unsigned arrays are used without a copy.
-        parallel : bool
+        parallel : bool or None
             As for :meth:`lookup`.
 
         Returns
@@ -534,14 +499,14 @@ class HashRing:
             Negative hashes, or hashes ``>= 2**32`` in the ketama modes.
         """
         h = self._check_hashes(hashes)
-        out = self._lookup_valid(h, _lk.use_parallel(parallel))
+        out = self._lookup_valid(h, use_parallel(parallel, h.shape[0]))
         return out.reshape(np.shape(hashes)) if isinstance(hashes, np.ndarray) else out
 
     def _lookup_valid(self, h: np.ndarray, par: bool) -> np.ndarray:
         """Look up validated 1-D unsigned hashes (in the ring's space)."""
         out = np.empty(h.shape[0], dtype=np.int64)
         if h.shape[0]:
-            _lk.run_maybe_parallel(
+            run_maybe_parallel(
                 _lk._lookup_into, _lk._lookup_into_parallel, par,
                 self._points_ext, self._owners_ext, self._table, self._shift, self._inc, h, out,
             )  # fmt: skip
@@ -549,13 +514,11 @@ class HashRing:
 
     def _check_hashes(self, hashes: Any, name: str = "hashes") -> np.ndarray:
         """Validate and flatten point-space hashes to a contiguous unsigned 1-D array."""
-        a = _as_uint_array(hashes, name)
-        if self._space_bits == 32 and a.dtype.itemsize > 4 and a.shape[0] and a.max() >> 32:
-            raise ValueError(
-                f"{name} must be < 2**32 in compat={self._compat!r} mode (ketama hashes are "
-                f"32-bit), got {int(a.max())}"
-            )
-        return a
+        why = f" in compat={self._compat!r} mode (ketama hashes are 32-bit)"
+        return check_hashes(
+            hashes, name, bits=self._space_bits, why=why if self._compat else "", flatten=True,
+            sequences=True, keep_width=True,
+        )  # fmt: skip
 
     # ------------------------------------------------------------------ analysis
 
@@ -583,7 +546,7 @@ class HashRing:
         point count depends on ``n`` and the total weight, so the ring is
         rebuilt (as libketama and uhashring do).
         """
-        _check_name(name, "name")
+        check_name(name, "name", nonempty=True)
         if name in self._index:
             raise ValueError(f"name {name!r} is already in the ring")
         w = _check_weight(weight, "weight", self._compat)
@@ -714,8 +677,16 @@ def _xxh64_str_list(keys: Sequence[Any]) -> np.ndarray | None:
         buf = "\0".join(keys).encode("utf-8")
     except (TypeError, UnicodeEncodeError):  # not all str, or a lone surrogate
         return None
-    hashes, ok = _lk._xxh64_joined(np.frombuffer(buf, dtype=np.uint8), len(keys), _SEED0)
+    hashes, ok = _xxh64_nul(np.frombuffer(buf, dtype=np.uint8), len(keys), _SEED0)
     return hashes if ok else None
+
+
+def _n_keys(keys: Any) -> int:
+    """Batch size for ``parallel=None``, known before packing (0 if it is not)."""
+    try:
+        return keys.n_keys if isinstance(keys, PackedKeys) else len(keys)
+    except (AttributeError, TypeError):  # not validated yet: pack_keys will say what is wrong
+        return 0
 
 
 def _xxh64_packed_into(data: np.ndarray, offsets: np.ndarray, seed: Any, out: np.ndarray) -> None:
@@ -733,20 +704,7 @@ def _restore(
 
 
 def _key_bytes(key: Any) -> bytes:
-    if type(key) is str:
-        try:
-            return key.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("key cannot be encoded as UTF-8 (a lone surrogate?)") from None
-    if type(key) is bytes:
-        return key
-    if isinstance(key, (bytearray, memoryview)):
-        return bytes(key)
-    if isinstance(key, str):
-        return _key_bytes(str(key))
-    if isinstance(key, (int, np.integer)):
-        raise TypeError("key must be str or bytes; for a precomputed hash use lookup_hashes")
-    raise TypeError(f"key must be str or bytes, not {type(key).__name__}")
+    return key_bytes(key, int_hint="for a precomputed hash use lookup_hashes")
 
 
 def _reject_int_keys(keys: Any) -> None:
@@ -756,45 +714,3 @@ def _reject_int_keys(keys: Any) -> None:
         )
     if isinstance(keys, PackedKeys):
         return
-
-
-_U64_LIMIT = 1 << 64
-
-
-def _as_uint_array(hashes: Any, name: str) -> np.ndarray:
-    """Non-negative integer hashes as a contiguous unsigned 1-D array (no copy if possible)."""
-    if isinstance(hashes, (str, bytes)):
-        raise TypeError(
-            f"{name} must be an array of unsigned integers, not {type(hashes).__name__}"
-        )
-    if isinstance(hashes, np.ndarray):
-        a = hashes
-    else:
-        if isinstance(hashes, (int, np.integer)):
-            raise TypeError(f"{name} must be an array of integers (wrap one hash in a list)")
-        try:
-            a = np.asarray(hashes)
-            if a.dtype.kind not in "iu":
-                # Mixed Python ints (some >= 2**63) become float64: check them one by one.
-                a = np.array(hashes, dtype=object)
-        except (OverflowError, ValueError, TypeError) as exc:
-            raise TypeError(f"{name} must be an array of integers ({exc})") from None
-        if a.size == 0:
-            return np.zeros(0, dtype=np.uint64)
-    kind = a.dtype.kind
-    if kind == "O":
-        vals = a.ravel().tolist()
-        for i, v in enumerate(vals):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
-                raise TypeError(f"{name}[{i}] is {type(v).__name__}: hashes must be integers")
-            if not 0 <= int(v) < _U64_LIMIT:
-                raise ValueError(f"{name}[{i}] = {v} is outside [0, 2**64)")
-        return np.array(vals, dtype=np.uint64)
-    if kind not in "iu":
-        raise TypeError(f"{name} must hold unsigned integers, not {a.dtype}")
-    a = np.ascontiguousarray(a).reshape(-1)
-    if kind == "i":
-        if a.shape[0] and a.min() < 0:
-            raise ValueError(f"{name} must be non-negative, got {int(a.min())}")
-        a = a.view(np.dtype(f"u{a.dtype.itemsize}"))
-    return a

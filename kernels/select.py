@@ -15,11 +15,12 @@ Four policies, each in two layers (see ``docs/kernels.md``):
 * :class:`LeastLoaded` -- scan all loads, pick a minimum, break ties uniformly
   at random (reservoir sampling, one pass).
 
-The public classes validate their input and own a seeded random stream; the
-private ``@jit`` cores (``_swrr_next``, ``_alias_sample``, ``_p2c_choose``,
-``_least_loaded`` ...) take plain arrays plus a ``uint64[1]`` generator state
-from :func:`kernels._rng.make_state`, so a numba caller can use them inside its
-own compiled loop.  They assume valid input (the wrappers check it).
+The public classes here validate their input and own a seeded random stream;
+the private ``@jit`` cores live in :mod:`kernels._select_cores`
+(``_swrr_next``, ``_alias_sample``, ``_p2c_choose``, ``_least_loaded`` ...):
+they take plain arrays plus a ``uint64[1]`` generator state from
+:func:`kernels._rng.make_state`, so a numba caller can use them inside its own
+compiled loop.  They assume valid input (the wrappers check it).
 
 Randomness: every random policy draws from the splitmix64 stream of
 ``kernels._rng`` seeded by ``seed``; the same seed gives the same decisions
@@ -29,16 +30,30 @@ for the same loads.  ``seed=None`` seeds from the OS.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
-from ._config import jit
-from ._rng import make_state, next_below, next_double
+from ._rng import make_state
+from ._select_cores import (
+    _alias_build,
+    _alias_sample_many,
+    _least_loaded,
+    _least_loaded_assign,
+    _least_loaded_assign_weighted,
+    _least_loaded_weighted,
+    _p2c_assign,
+    _p2c_assign_weighted,
+    _p2c_choose,
+    _p2c_choose_weighted,
+    _swrr_skip,
+    _swrr_take,
+)
+from ._validate import as_1d_numbers, check_count, check_weights, is_real
 
 __all__ = ["AliasTable", "LeastLoaded", "PowerOfTwoChoices", "SmoothWeightedRoundRobin"]
 
-_MAX_PEERS = (1 << 32) - 1  # next_below draws below 2**32
 _SWRR_LIMIT = 1 << 62  # n * total must stay below this so int64 currents cannot overflow
 _BUFFER = 64  # picks precomputed per numba call by the scalar entry points
 _I64 = np.dtype(np.int64)
@@ -46,308 +61,12 @@ _F64 = np.dtype(np.float64)
 _NDARRAY = np.ndarray
 
 # ---------------------------------------------------------------------------------------------
-# numba cores
-
-
-@jit
-def _swrr_next(current, weights):
-    """One nginx smooth-WRR step on ``current`` (int64[n], in place); returns the pick.
-
-    For each peer ``current += weight`` and ``total += weight``; the peer with
-    the largest ``current`` wins (the first one on ties) and gives back
-    ``total``.  ``weights`` is int64[n], non-negative, not all zero.
-    """
-    best = 0
-    best_value = current[0] + weights[0]
-    current[0] = best_value
-    total = weights[0]
-    for i in range(1, current.shape[0]):
-        w = weights[i]
-        c = current[i] + w
-        current[i] = c
-        total += w
-        if c > best_value:
-            best = i
-            best_value = c
-    current[best] = best_value - total
-    return best
-
-
-@jit
-def _swrr_take(current, weights, out):
-    """Fill ``out`` (int64[k]) with the next ``k`` smooth-WRR picks, advancing ``current``."""
-    for t in range(out.shape[0]):
-        out[t] = _swrr_next(current, weights)
-
-
-@jit
-def _swrr_skip(current, weights, k):
-    """Advance ``current`` by ``k`` picks without recording them."""
-    for _ in range(k):
-        _swrr_next(current, weights)
-
-
-@jit
-def _alias_build(weights, prob, alias):
-    """Vose's alias table for ``weights`` (float64[n], >= 0, positive sum), O(n).
-
-    Fills ``prob`` (float64[n]) and ``alias`` (int64[n]) so that column ``i``
-    keeps itself with probability ``prob[i]`` and otherwise yields
-    ``alias[i]``.  Worklists are stacks filled in index order.
-    """
-    n = weights.shape[0]
-    total = 0.0
-    best = 0
-    for i in range(n):
-        total += weights[i]
-        if weights[i] > weights[best]:
-            best = i
-    scale = n / total
-    p = np.empty(n, dtype=np.float64)
-    small = np.empty(n, dtype=np.int64)
-    large = np.empty(n, dtype=np.int64)
-    ns = 0
-    nl = 0
-    for i in range(n):
-        p[i] = weights[i] * scale
-        alias[i] = i
-        if p[i] < 1.0:
-            small[ns] = i
-            ns += 1
-        else:
-            large[nl] = i
-            nl += 1
-    while ns > 0 and nl > 0:
-        ns -= 1
-        s = small[ns]
-        g = large[nl - 1]
-        prob[s] = p[s]
-        alias[s] = g
-        p[g] = (p[g] + p[s]) - 1.0  # Vose's ordering: the stabler of the two
-        if p[g] < 1.0:
-            nl -= 1
-            small[ns] = g
-            ns += 1
-    # Whatever is left is 1 up to rounding.  A zero weight can only be left over if
-    # rounding lost a whole unit of mass, which cannot happen below 2**32 entries;
-    # guard anyway: a zero-weight column must never yield itself.
-    for t in range(nl):
-        prob[large[t]] = 1.0
-    for t in range(ns):
-        s = small[t]
-        if weights[s] > 0.0:
-            prob[s] = 1.0
-        else:
-            prob[s] = 0.0
-            alias[s] = best
-
-
-@jit
-def _alias_sample(prob, alias, state):
-    """One draw from the alias table: a uniform column, then a biased coin (2 RNG draws)."""
-    i = next_below(state, prob.shape[0])
-    if next_double(state) < prob[i]:
-        return i
-    return alias[i]
-
-
-@jit
-def _alias_sample_many(prob, alias, state, out):
-    """Fill ``out`` (int64[k]) with ``k`` draws (the same stream as ``k`` single draws)."""
-    for t in range(out.shape[0]):
-        out[t] = _alias_sample(prob, alias, state)
-
-
-@jit
-def _p2c_pair(state, n):
-    """Two distinct uniform indices in ``[0, n)``, ``n >= 2``: ``(first, second)``."""
-    i = next_below(state, n)
-    j = next_below(state, n - 1)
-    if j >= i:
-        j += 1
-    return i, j
-
-
-@jit
-def _p2c_choose(loads, state):
-    """Power of two choices on ``loads`` (int64 or float64[n]).
-
-    Returns the less loaded of two distinct random peers; on a tie the first
-    drawn wins (Envoy's strict ``<``), which is itself a fair coin because the
-    draw order is random.  ``n == 1`` returns 0 without drawing; ``n == 0``
-    returns -1; a NaN among the two loads read returns -2.
-    """
-    n = loads.shape[0]
-    if n <= 1:
-        return n - 1
-    i, j = _p2c_pair(state, n)
-    a = loads[i]
-    b = loads[j]
-    if a != a or b != b:
-        return -2
-    if b < a:
-        return j
-    return i
-
-
-@jit
-def _p2c_choose_weighted(loads, weights, state):
-    """As :func:`_p2c_choose`, comparing ``loads[i] / weights[i]`` (weights float64, > 0)."""
-    n = loads.shape[0]
-    if n <= 1:
-        return n - 1
-    i, j = _p2c_pair(state, n)
-    a = loads[i] / weights[i]
-    b = loads[j] / weights[j]
-    if a != a or b != b:
-        return -2
-    if b < a:
-        return j
-    return i
-
-
-@jit
-def _p2c_assign(loads, state, cost, out):
-    """Assign ``len(out)`` tasks one after another, adding ``cost`` to each chosen load.
-
-    Returns 0, or -2 if a NaN load was read (``out`` is then partly filled).
-    """
-    for t in range(out.shape[0]):
-        c = _p2c_choose(loads, state)
-        if c < 0:
-            return c
-        out[t] = c
-        loads[c] += cost
-    return 0
-
-
-@jit
-def _p2c_assign_weighted(loads, weights, state, cost, out):
-    """Weighted :func:`_p2c_assign`."""
-    for t in range(out.shape[0]):
-        c = _p2c_choose_weighted(loads, weights, state)
-        if c < 0:
-            return c
-        out[t] = c
-        loads[c] += cost
-    return 0
-
-
-@jit
-def _least_loaded(loads, state):
-    """Index of a minimum of ``loads``, uniform among all minima (one pass, reservoir).
-
-    The ``m``-th tie seen replaces the current pick with probability ``1/m``;
-    one RNG draw per tie after the first, none without ties.  ``n == 0``
-    returns -1, a NaN load -2.
-    """
-    n = loads.shape[0]
-    if n == 0:
-        return -1
-    best = loads[0]
-    if best != best:
-        return -2
-    pick = 0
-    ties = 1
-    for i in range(1, n):
-        x = loads[i]
-        if x < best:
-            best = x
-            pick = i
-            ties = 1
-        elif x == best:
-            ties += 1
-            if next_below(state, ties) == 0:
-                pick = i
-        elif x != x:
-            return -2
-    return pick
-
-
-@jit
-def _least_loaded_weighted(loads, weights, state):
-    """As :func:`_least_loaded` on ``loads[i] / weights[i]`` (weights float64, > 0)."""
-    n = loads.shape[0]
-    if n == 0:
-        return -1
-    best = loads[0] / weights[0]
-    if best != best:
-        return -2
-    pick = 0
-    ties = 1
-    for i in range(1, n):
-        x = loads[i] / weights[i]
-        if x < best:
-            best = x
-            pick = i
-            ties = 1
-        elif x == best:
-            ties += 1
-            if next_below(state, ties) == 0:
-                pick = i
-        elif x != x:
-            return -2
-    return pick
-
-
-@jit
-def _least_loaded_assign(loads, state, cost, out):
-    """Assign ``len(out)`` tasks one after another to the least loaded peer (O(n) each)."""
-    for t in range(out.shape[0]):
-        c = _least_loaded(loads, state)
-        if c < 0:
-            return c
-        out[t] = c
-        loads[c] += cost
-    return 0
-
-
-@jit
-def _least_loaded_assign_weighted(loads, weights, state, cost, out):
-    """Weighted :func:`_least_loaded_assign`."""
-    for t in range(out.shape[0]):
-        c = _least_loaded_weighted(loads, weights, state)
-        if c < 0:
-            return c
-        out[t] = c
-        loads[c] += cost
-    return 0
-
-
-# ---------------------------------------------------------------------------------------------
 # validation at the Python boundary
-
-
-def _check_count(k: object, name: str = "k") -> int:
-    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)):
-        raise TypeError(f"{name} must be an int, not {type(k).__name__}")
-    k = int(k)
-    if k < 0:
-        raise ValueError(f"{name} must be >= 0, got {k}")
-    return k
-
-
-def _as_1d(values: object, name: str) -> np.ndarray:
-    if isinstance(values, (str, bytes)):
-        raise TypeError(f"{name} must be a sequence of numbers, not {type(values).__name__}")
-    try:
-        arr = np.asarray(values)
-    except (TypeError, ValueError) as exc:  # ragged nested lists
-        raise TypeError(f"{name} must be a 1-D sequence of numbers") from exc
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D, got {arr.ndim} dimensions")
-    if arr.shape[0] == 0:
-        raise ValueError(f"{name} must not be empty")
-    if arr.shape[0] > _MAX_PEERS:
-        raise ValueError(f"{name} has {arr.shape[0]} entries; at most 2**32 - 1 are supported")
-    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
-        raise TypeError(f"{name} must hold real numbers, not {arr.dtype}")
-    return arr
 
 
 def _int_weights(weights: object, name: str = "weights") -> np.ndarray:
     """Integer weights (smooth WRR): 1-D, >= 0, not all zero, small enough not to overflow."""
-    arr = _as_1d(weights, name)
+    arr = as_1d_numbers(weights, name)
     if arr.dtype.kind == "f":
         raise TypeError(f"{name} must be integers (scale float weights first), not {arr.dtype}")
     if (arr < 0).any():
@@ -360,24 +79,20 @@ def _int_weights(weights: object, name: str = "weights") -> np.ndarray:
     return np.ascontiguousarray(arr, dtype=np.int64)
 
 
-def _float_weights(weights: object, name: str = "weights", *, positive: bool) -> np.ndarray:
-    """Float weights: 1-D, finite, >= 0 (or > 0 with ``positive``), positive sum."""
-    arr = np.ascontiguousarray(_as_1d(weights, name), dtype=np.float64)
+def _alias_weights(weights: object, name: str = "weights") -> np.ndarray:
+    """Alias-table weights: 1-D, finite, >= 0, with a positive sum the build can scale by."""
+    arr = np.ascontiguousarray(as_1d_numbers(weights, name), dtype=np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name} must be finite (no NaN or inf)")
-    if positive:
-        if (arr <= 0.0).any():
-            raise ValueError(f"{name} must all be > 0")
-    else:
-        if (arr < 0.0).any():
-            raise ValueError(f"{name} must be non-negative")
-        total = sum(arr.tolist())  # sequential, in the kernel's order, no numpy warning
-        if not total > 0.0:
-            raise ValueError(f"{name} must not all be zero")
-        if not math.isfinite(total):
-            raise ValueError(f"{name} sum overflows float64")
-        if not math.isfinite(arr.shape[0] / total):
-            raise ValueError(f"{name} are too small (n / sum(weights) overflows float64)")
+    if (arr < 0.0).any():
+        raise ValueError(f"{name} must be non-negative")
+    total = sum(arr.tolist())  # sequential, in the kernel's order, no numpy warning
+    if not total > 0.0:
+        raise ValueError(f"{name} must not all be zero")
+    if not math.isfinite(total):
+        raise ValueError(f"{name} sum overflows float64")
+    if not math.isfinite(arr.shape[0] / total):
+        raise ValueError(f"{name} are too small (n / sum(weights) overflows float64)")
     return arr
 
 
@@ -418,7 +133,7 @@ def _inplace_loads(loads: object) -> np.ndarray:
 
 
 def _cost_arg(cost: object, loads: np.ndarray):
-    if isinstance(cost, (bool, np.bool_)) or not isinstance(cost, (int, float, np.number)):
+    if not is_real(cost):
         raise TypeError(f"cost must be a number, not {type(cost).__name__}")
     if loads.dtype == _I64:
         if isinstance(cost, (float, np.floating)) and not float(cost).is_integer():
@@ -485,7 +200,7 @@ class SmoothWeightedRoundRobin:
         self._buf: list[int] = []
         self._buflen = 0
         self._pos = 0
-        start = _check_count(start, "start")
+        start = check_count(start, "start")
         if start:
             skip = start % int(self._weights.sum())  # the sequence has period sum(weights)
             if skip:
@@ -527,7 +242,7 @@ class SmoothWeightedRoundRobin:
 
     def take(self, k: int) -> np.ndarray:
         """The next ``k`` picks as int64[k] (one numba loop; the same stream as ``next()``)."""
-        k = _check_count(k)
+        k = check_count(k)
         out = np.empty(k, dtype=np.int64)
         _swrr_take(self._sync(), self._weights, out)
         return out
@@ -619,7 +334,7 @@ class AliasTable:
     __slots__ = ("_alias", "_buf", "_buflen", "_pos", "_prob", "_state", "_weights")
 
     def __init__(self, weights: Sequence[float] | np.ndarray, seed: int | None = None) -> None:
-        self._weights = _float_weights(weights, positive=False)
+        self._weights = _alias_weights(weights)
         n = self._weights.shape[0]
         self._prob = np.empty(n, dtype=np.float64)
         self._alias = np.empty(n, dtype=np.int64)
@@ -644,7 +359,7 @@ class AliasTable:
 
     def sample_many(self, k: int) -> np.ndarray:
         """``k`` weighted draws as int64[k] (numba loop), continuing the same stream."""
-        k = _check_count(k)
+        k = check_count(k)
         out = np.empty(k, dtype=np.int64)
         left = self._buflen - self._pos
         if left:
@@ -700,7 +415,10 @@ class _LoadPolicy:
 
     def set_weights(self, weights: Sequence[float] | np.ndarray | None) -> None:
         """Compare ``load / weight`` instead of ``load`` (weights finite, > 0); ``None`` clears."""
-        self._weights = None if weights is None else _float_weights(weights, positive=True)
+        if weights is None:
+            self._weights = None
+        else:
+            self._weights = np.array(check_weights(weights, None, of="peers"), dtype=np.float64)
 
     @property
     def weights(self) -> np.ndarray | None:
@@ -720,7 +438,7 @@ class _LoadPolicy:
 
     def _assign(self, loads, k, cost, plain, weighted) -> np.ndarray:
         loads = _inplace_loads(loads)
-        k = _check_count(k)
+        k = check_count(k)
         cost = _cost_arg(cost, loads)
         out = np.empty(k, dtype=np.int64)
         if self._weights is None:
@@ -731,6 +449,34 @@ class _LoadPolicy:
         if code:
             _raise_code(code)
         return out
+
+
+def _choose_method(plain: Any, weighted: Any, doc: str) -> Callable[..., int]:
+    """The ``choose`` method of a load policy over its numba cores ``plain(loads, state)``
+    and ``weighted(loads, weights, state)``.
+
+    Built per class, with the cores in the closure rather than looked up on
+    ``self``: ``choose`` is a per-request call and the look-up would cost 8%.
+    """
+
+    def choose(self: _LoadPolicy, loads: np.ndarray | Sequence[float]) -> int:
+        if (
+            type(loads) is not _NDARRAY
+            or loads.ndim != 1
+            or (loads.dtype is not _I64 and loads.dtype is not _F64)
+        ):
+            loads = _loads_arg(loads)  # the slow path: convert or raise
+        if self._weights is None:
+            c = plain(loads, self._state)
+        else:
+            self._check_len(loads)
+            c = weighted(loads, self._weights, self._state)
+        if c < 0:
+            _raise_code(c)
+        return c
+
+    choose.__doc__ = doc
+    return choose
 
 
 class PowerOfTwoChoices(_LoadPolicy):
@@ -766,26 +512,15 @@ class PowerOfTwoChoices(_LoadPolicy):
 
     __slots__ = ()
 
-    def choose(self, loads: np.ndarray | Sequence[float]) -> int:
+    choose = _choose_method(
+        _p2c_choose,
+        _p2c_choose_weighted,
         """Index of the chosen peer for one task; ``loads`` is not modified.
 
         ``loads`` : int64 or float64[n] (other numeric arrays and sequences are
         converted, at a cost).
-        """
-        if (
-            type(loads) is not _NDARRAY
-            or loads.ndim != 1
-            or (loads.dtype is not _I64 and loads.dtype is not _F64)
-        ):
-            loads = _loads_arg(loads)  # the slow path: convert or raise
-        if self._weights is None:
-            c = _p2c_choose(loads, self._state)
-        else:
-            self._check_len(loads)
-            c = _p2c_choose_weighted(loads, self._weights, self._state)
-        if c < 0:
-            _raise_code(c)
-        return c
+        """,
+    )
 
     def assign(self, loads: np.ndarray, k: int, cost: float = 1) -> np.ndarray:
         """Assign ``k`` tasks in turn, adding ``cost`` to each chosen load in place.
@@ -821,22 +556,11 @@ class LeastLoaded(_LoadPolicy):
 
     __slots__ = ()
 
-    def choose(self, loads: np.ndarray | Sequence[float]) -> int:
-        """Index of a least-loaded peer (uniform among ties); ``loads`` is not modified."""
-        if (
-            type(loads) is not _NDARRAY
-            or loads.ndim != 1
-            or (loads.dtype is not _I64 and loads.dtype is not _F64)
-        ):
-            loads = _loads_arg(loads)  # the slow path: convert or raise
-        if self._weights is None:
-            c = _least_loaded(loads, self._state)
-        else:
-            self._check_len(loads)
-            c = _least_loaded_weighted(loads, self._weights, self._state)
-        if c < 0:
-            _raise_code(c)
-        return c
+    choose = _choose_method(
+        _least_loaded,
+        _least_loaded_weighted,
+        """Index of a least-loaded peer (uniform among ties); ``loads`` is not modified.""",
+    )
 
     def assign(self, loads: np.ndarray, k: int, cost: float = 1) -> np.ndarray:
         """Assign ``k`` tasks in turn to a least-loaded peer, adding ``cost`` in place."""

@@ -11,16 +11,18 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from kernels._rng import make_state
-from kernels.select import (
-    AliasTable,
-    LeastLoaded,
-    PowerOfTwoChoices,
-    SmoothWeightedRoundRobin,
+from kernels._select_cores import (
     _alias_sample,
     _least_loaded,
     _p2c_choose,
     _p2c_pair,
     _swrr_next,
+)
+from kernels.select import (
+    AliasTable,
+    LeastLoaded,
+    PowerOfTwoChoices,
+    SmoothWeightedRoundRobin,
 )
 from tests.reference import select as ref
 
@@ -595,10 +597,15 @@ def test_assign_bad_input(cls, loads, kwargs, exc, match):
 
 @pytest.mark.parametrize("cls", [PowerOfTwoChoices, LeastLoaded])
 def test_weights_validated_and_matched(cls):
-    with pytest.raises(ValueError, match="weights must all be > 0"):
+    # The same rule and message as node weights elsewhere (kernels._validate.check_weights).
+    with pytest.raises(ValueError, match=r"weights\[1\] must be a finite number > 0, got 0\.0"):
         cls(seed=0, weights=[1.0, 0.0])
-    with pytest.raises(ValueError, match="weights must be finite"):
+    with pytest.raises(ValueError, match=r"weights\[1\] must be a finite number > 0, got nan"):
         cls(seed=0, weights=[1.0, float("nan")])
+    with pytest.raises(ValueError, match="weights must not be empty"):
+        cls(seed=0, weights=[])
+    with pytest.raises(TypeError, match=r"weights\[0\] must be a positive number, not bool"):
+        cls(seed=0, weights=[True, 1.0])
     policy = cls(seed=0, weights=[1.0, 2.0])
     with pytest.raises(ValueError, match="loads has 3 entries but weights has 2"):
         policy.choose(np.zeros(3))

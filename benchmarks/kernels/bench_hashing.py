@@ -72,187 +72,115 @@ def _row(case: str, impl: str, ns: float, base: tuple[str, float] | None, **kw) 
     return Row(case, impl, ns, baseline=base[0], speedup=base[1] / ns, **kw)
 
 
+def _py_mix64(v: int, seed: int = 0) -> int:
+    """``mix64`` of one int in pure Python (the per-request peer)."""
+    m = (1 << 64) - 1
+    z = (seed + 0x9E3779B97F4A7C15) & m
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    z = v ^ z ^ (z >> 31)
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
+    return z ^ (z >> 31)
+
+
+def _ketama_py(k: str) -> int:
+    return int.from_bytes(hashlib.md5(k.encode()).digest()[:4], "little")
+
+
 def run(quick: bool = False) -> list[Row]:
     """Measure and return the rows (see the module docstring for what is compared)."""
     n = 100_000 if quick else 1_000_000
     sample_n = 20_000 if quick else 200_000
     repeat = 3 if quick else 5
+    loops = 20_000 if quick else 200_000
     keys = [f"user:{100000 + i}" for i in range(n)]
     sample = keys[:sample_n]
     rows: list[Row] = []
 
+    def peer(case: str, impl: str, ns: float, **kw) -> tuple[str, float]:
+        """Add a peer's row; return it as the baseline of the rows that follow."""
+        rows.append(Row(case, impl, ns, **kw))
+        return impl, ns
+
+    def ours(case: str, impl: str, ns: float, base: tuple[str, float] | None, **kw) -> None:
+        rows.append(_row(case, impl, ns, base, **kw))
+
+    def batch(fn) -> float:  # ns per key over the whole batch
+        return _per_key(fn, n, repeat)
+
+    def sampled(fn) -> float:  # ns per key of a Python loop over the sample
+        return _per_key(fn, sample_n, repeat)
+
+    def scalar(fn, key) -> float:  # ns per call, one key at a time
+        return _scalar_ns(fn, key, loops, repeat)
+
+    on_sample = f"{sample_n:,}-key sample"
+
     # --- XXH64 of str keys: pack + hash vs the C xxhash package per key.
-    budget = "small part of the ring's 80-180 ns/key"
+    case = f"xxh64 of {n:,} str keys"
+    xp = None
     if xxhash is not None:
-        peer = (
+        xp = peer(
+            case,
             "xxhash loop",
-            _per_key(
-                lambda: [xxhash.xxh64_intdigest(k.encode()) for k in sample], sample_n, repeat
-            ),
+            sampled(lambda: [xxhash.xxh64_intdigest(k.encode()) for k in sample]),
+            note=on_sample,
         )
-        rows.append(
-            Row(f"xxh64 of {n:,} str keys", peer[0], peer[1], note=f"{sample_n:,}-key sample")
-        )
-    else:
-        peer = None
     packed = pack_keys(keys)
-    rows.append(
-        _row(
-            f"xxh64 of {n:,} str keys",
-            "hash_keys(list[str])",
-            _per_key(lambda: hash_keys(keys), n, repeat),
-            peer,
-            target=budget,
-            note="pack + hash, 1 thread",
-        )
-    )
-    rows.append(
-        _row(
-            f"xxh64 of {n:,} str keys",
-            "hash_keys(PackedKeys)",
-            _per_key(lambda: hash_keys(packed), n, repeat),
-            peer,
-            note="hashing only",
-        )
-    )
-    rows.append(
-        _row(
-            f"xxh64 of {n:,} str keys",
-            "pack_keys(list[str])",
-            _per_key(lambda: pack_keys(keys), n, repeat),
-            None,
-            note="packing only",
-        )
-    )
     arr_u = np.array(keys)
-    rows.append(
-        _row(
-            f"xxh64 of {n:,} str keys",
-            "hash_keys(ndarray 'U')",
-            _per_key(lambda: hash_keys(arr_u), n, repeat),
-            peer,
-            note="UCS-4 -> UTF-8 in numba",
-        )
-    )
+    budget = {"target": "small part of the ring's 80-180 ns/key"}
+    for impl, fn, base, note, kw in [
+        ("hash_keys(list[str])", lambda: hash_keys(keys), xp, "pack + hash, 1 thread", budget),
+        ("hash_keys(PackedKeys)", lambda: hash_keys(packed), xp, "hashing only", {}),
+        ("pack_keys(list[str])", lambda: pack_keys(keys), None, "packing only", {}),
+        ("hash_keys(ndarray 'U')", lambda: hash_keys(arr_u), xp, "UCS-4 -> UTF-8 in numba", {}),
+    ]:
+        ours(case, impl, batch(fn), base, note=note, **kw)
 
     # --- Ketama (MD5) key hashes: numba MD5 vs hashlib per key.
-    md5_peer = (
+    case = f"ketama hash of {n:,} str keys"
+    mp = peer(
+        case, "hashlib.md5 loop", sampled(lambda: [_ketama_py(k) for k in sample]), note=on_sample
+    )
+    for impl, fn, note in [
+        ("ketama_hash_keys", lambda: ketama_hash_keys(keys), "pack + 16-lane MD5"),
+        ("ketama_hash_keys(Packed)", lambda: ketama_hash_keys(packed), "MD5 only"),
+    ]:
+        ours(case, impl, batch(fn), mp, note=note)
+    case = f"md5 digests of {n:,} str keys"
+    dp = peer(
+        case,
         "hashlib.md5 loop",
-        _per_key(
-            lambda: [
-                int.from_bytes(hashlib.md5(k.encode()).digest()[:4], "little") for k in sample
-            ],
-            sample_n,
-            repeat,
-        ),
+        sampled(lambda: [hashlib.md5(k.encode()).digest() for k in sample]),
+        note=on_sample,
     )
-    rows.append(
-        Row(
-            f"ketama hash of {n:,} str keys",
-            md5_peer[0],
-            md5_peer[1],
-            note=f"{sample_n:,}-key sample",
-        )
-    )
-    rows.append(
-        _row(
-            f"ketama hash of {n:,} str keys",
-            "ketama_hash_keys",
-            _per_key(lambda: ketama_hash_keys(keys), n, repeat),
-            md5_peer,
-            note="pack + 16-lane MD5",
-        )
-    )
-    rows.append(
-        _row(
-            f"ketama hash of {n:,} str keys",
-            "ketama_hash_keys(Packed)",
-            _per_key(lambda: ketama_hash_keys(packed), n, repeat),
-            md5_peer,
-            note="MD5 only",
-        )
-    )
-    dig_peer = (
-        "hashlib.md5 loop",
-        _per_key(lambda: [hashlib.md5(k.encode()).digest() for k in sample], sample_n, repeat),
-    )
-    rows.append(
-        Row(
-            f"md5 digests of {n:,} str keys",
-            dig_peer[0],
-            dig_peer[1],
-            note=f"{sample_n:,}-key sample",
-        )
-    )
-    rows.append(
-        _row(
-            f"md5 digests of {n:,} str keys",
-            "md5_digests",
-            _per_key(lambda: md5_digests(keys), n, repeat),
-            dig_peer,
-        )
-    )
+    ours(case, "md5_digests", batch(lambda: md5_digests(keys)), dp)
 
     # --- mix64 over uint64 arrays: numba vs the same function in NumPy.
+    case = f"mix64 of {n:,} uint64"
     x = np.arange(n, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
     with np.errstate(over="ignore"):
-        np_peer = ("numpy splitmix64", _per_key(lambda: _numpy_mix64(x, 7), n, repeat))
-    rows.append(Row(f"mix64 of {n:,} uint64", np_peer[0], np_peer[1]))
-    rows.append(
-        _row(
-            f"mix64 of {n:,} uint64",
-            "mix64(ndarray)",
-            _per_key(lambda: mix64(x, 7), n, repeat),
-            np_peer,
-        )
-    )
+        np_peer = peer(case, "numpy splitmix64", batch(lambda: _numpy_mix64(x, 7)))
+    ours(case, "mix64(ndarray)", batch(lambda: mix64(x, 7)), np_peer)
 
     # --- One key at a time from Python (per-request paths).
-    loops = 20_000 if quick else 200_000
     key = "user:123456"
     if xxhash is not None:
-        sp = (
+        case = "xxh64, one str key"
+        sp = peer(
+            case,
             "xxhash.xxh64_intdigest",
-            _scalar_ns(lambda k: xxhash.xxh64_intdigest(k.encode()), key, loops, repeat),
+            scalar(lambda k: xxhash.xxh64_intdigest(k.encode()), key),
+            note="C extension",
         )
-        rows.append(Row("xxh64, one str key", sp[0], sp[1], note="C extension"))
-        rows.append(
-            _row("xxh64, one str key", "xxh64(str)", _scalar_ns(xxh64, key, loops, repeat), sp)
-        )
-    hp = (
-        "hashlib.md5",
-        _scalar_ns(
-            lambda k: int.from_bytes(hashlib.md5(k.encode()).digest()[:4], "little"),
-            key,
-            loops,
-            repeat,
-        ),
-    )
-    rows.append(Row("ketama hash, one str key", hp[0], hp[1]))
-    rows.append(
-        _row(
-            "ketama hash, one str key",
-            "ketama_hash(str)",
-            _scalar_ns(ketama_hash, key, loops, repeat),
-            hp,
-        )
-    )
-    m = (1 << 64) - 1
-
-    def py_mix(v: int, seed: int = 0) -> int:
-        z = (seed + 0x9E3779B97F4A7C15) & m
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
-        z = v ^ z ^ (z >> 31)
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & m
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & m
-        return z ^ (z >> 31)
-
-    pp = ("pure-Python splitmix64", _scalar_ns(py_mix, 123456789, loops, repeat))
-    rows.append(Row("mix64, one int", pp[0], pp[1]))
-    rows.append(
-        _row("mix64, one int", "mix64(int)", _scalar_ns(mix64, 123456789, loops, repeat), pp)
-    )
+        ours(case, "xxh64(str)", scalar(xxh64, key), sp)
+    case = "ketama hash, one str key"
+    hp = peer(case, "hashlib.md5", scalar(_ketama_py, key))
+    ours(case, "ketama_hash(str)", scalar(ketama_hash, key), hp)
+    case = "mix64, one int"
+    pp = peer(case, "pure-Python splitmix64", scalar(_py_mix64, 123456789))
+    ours(case, "mix64(int)", scalar(mix64, 123456789), pp)
     return rows
 
 

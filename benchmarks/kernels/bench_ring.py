@@ -26,6 +26,7 @@ import numpy as np
 
 from benchmarks._harness import Row, print_table
 from kernels._config import jit
+from kernels._ring_lookup import _lower_bound
 from kernels.bounded import BoundedLoadBalancer, assign_bounded
 from kernels.hashing import pack_keys
 from kernels.ring import HashRing
@@ -38,16 +39,8 @@ def _binary_search_lookup(points, owners, hashes, out):
     # The plain alternative to the bucketed index: one binary search per key.
     p = points.shape[0]
     for k in range(hashes.shape[0]):
-        h = hashes[k]
-        lo = 0
-        hi = p
-        while lo < hi:
-            mid = (lo + hi) >> 1
-            if points[mid] < h:
-                lo = mid + 1
-            else:
-                hi = mid
-        out[k] = owners[lo if lo < p else 0]
+        i = _lower_bound(points, hashes[k], 0, p)
+        out[k] = owners[i if i < p else 0]
 
 
 def _nodes(n: int) -> list[str]:

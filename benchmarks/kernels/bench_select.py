@@ -23,32 +23,24 @@ Scalar rows are per call from Python, loop overhead included (a bare
 from __future__ import annotations
 
 import random
-import time
 
 import numpy as np
 
 from benchmarks._harness import Row, best_time
 from kernels._rng import make_state
+from kernels._select_cores import _p2c_choose
 from kernels.histogram import LatencyHistogram
 from kernels.select import (
     AliasTable,
     LeastLoaded,
     PowerOfTwoChoices,
     SmoothWeightedRoundRobin,
-    _p2c_choose,
 )
 
 
 def _per_call(fn, calls: int, repeat: int) -> float:
     """Best ns per call of ``fn()`` over ``repeat`` rounds of ``calls`` calls (loop included)."""
-    fn()
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / calls)
-    return best * 1e9
+    return best_time(fn, repeat=repeat, number=calls) * 1e9
 
 
 def _py_swrr(weights: list[int], k: int) -> list[int]:
@@ -68,7 +60,8 @@ def _py_swrr(weights: list[int], k: int) -> list[int]:
     return out
 
 
-def _py_p2c(loads: list[int], rng: random.Random) -> int:
+def _py_p2c(loads: list[int] | np.ndarray, rng: random.Random) -> int:
+    """Power of two choices in plain Python, on a list or a numpy array of loads."""
     n = len(loads)
     i = rng.randrange(n)
     j = rng.randrange(n - 1)
@@ -155,7 +148,7 @@ def _load_rows(k: int, repeat: int, calls: int) -> list[Row]:
     )
     loads = np.random.default_rng(0).integers(0, 8, n).astype(np.int64)
     state = make_state(3)
-    t_choose_py = _per_call(lambda: py_p2c_np(loads, py), calls, repeat)
+    t_choose_py = _per_call(lambda: _py_p2c(loads, py), calls, repeat)
     t_choose = _per_call(lambda: p2c.choose(loads), calls, repeat)
     t_core = _per_call(lambda: _p2c_choose(loads, state), calls, repeat)
     rows.append(Row("P2C choose() from Python", "python random P2C", t_choose_py,
@@ -177,16 +170,6 @@ def _load_rows(k: int, repeat: int, calls: int) -> list[Row]:
             t_argmin / t_ll_choose, note="random tie-break")
     )  # fmt: skip
     return rows
-
-
-def py_p2c_np(loads: np.ndarray, rng: random.Random) -> int:
-    """Python P2C reading a numpy array (what a pure-Python balancer would do)."""
-    n = loads.shape[0]
-    i = rng.randrange(n)
-    j = rng.randrange(n - 1)
-    if j >= i:
-        j += 1
-    return j if loads[j] < loads[i] else i
 
 
 def _histogram_rows(k: int, repeat: int, calls: int) -> list[Row]:
