@@ -1,8 +1,25 @@
-"""The exceptions of ``tuner``: one root, with the builtin callers expect mixed in."""
+"""The exceptions of ``tuner``: one root, with the builtin callers expect mixed in.
+
+Every error ``tuner`` raises derives from :class:`TunerError`, so ``except TunerError``
+catches all of ours and nothing else.  Where callers already catch a builtin for the same
+condition, ours mixes it in (``ConfigError`` is a ``ValueError``, as the standard library's
+executors raise ``ValueError`` for a bad ``max_workers``).
+"""
 
 from __future__ import annotations
 
-__all__ = ["NotImplementedYet", "TunerError"]
+from typing import Any
+
+__all__ = [
+    "BalancerError",
+    "ConfigError",
+    "NotImplementedYet",
+    "ProtocolError",
+    "RemoteError",
+    "RemoteTraceback",
+    "SerializationError",
+    "TunerError",
+]
 
 
 class TunerError(Exception):
@@ -11,3 +28,111 @@ class TunerError(Exception):
 
 class NotImplementedYet(TunerError, NotImplementedError):
     """A documented capability that has not been built yet."""
+
+
+class ConfigError(TunerError, ValueError):
+    """A configuration value is invalid: the message names the knob, the value and the range.
+
+    Parameters
+    ----------
+    message : str
+        Human-readable explanation, always naming the knob.
+    knob : str, optional
+        Name of the offending knob (or unknown option), for programs such as the tuner that
+        react to the error without parsing the message.
+    value : object, optional
+        The rejected value.
+    valid : str, optional
+        The valid range or choices, as text.
+    """
+
+    def __init__(
+        self, message: str, *, knob: str | None = None, value: Any = None, valid: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.knob = knob
+        self.value = value
+        self.valid = valid
+
+
+class BalancerError(TunerError, ValueError):
+    """A balancer was driven against its contract: a bug in the caller (the broker).
+
+    Raised for a worker added twice, a slot already taken, a task sent to a
+    worker that is not live, and ``on_done`` for a worker with nothing
+    outstanding (a count would go negative).  Bad configuration (an unknown
+    balancer name or option, an invalid option value or weight) raises
+    :class:`ConfigError` instead.
+    """
+
+
+class ProtocolError(TunerError):
+    """A message violates the wire protocol (``tuner.wire``): malformed, oversized, wrong version.
+
+    The receiver counts it, logs it once per peer and drops the message; it is never a reason
+    for a broker or worker to stop.
+
+    Parameters
+    ----------
+    reason : str
+        Short, stable description of the violation (``"unsupported protocol version 2"``),
+        suitable as a key for per-reason counters.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class SerializationError(TunerError):
+    """An object could not be pickled or unpickled; the message names the object that failed.
+
+    Raised at ``submit`` for an unpicklable function or argument, so the failure reaches that
+    one future at once instead of surfacing later in a background thread.
+    """
+
+
+class RemoteTraceback(TunerError):
+    """Carrier of a worker's formatted traceback, attached as ``__cause__`` of a task's error.
+
+    It is never raised by itself: printing the caller-side exception shows the worker's
+    traceback first, then "The above exception was the direct cause of ...".
+
+    Parameters
+    ----------
+    text : str
+        The traceback as formatted in the worker (``traceback.format_exception``).
+    """
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text)
+        self.text = text
+
+    def __str__(self) -> str:
+        return f'\n"""\n{self.text}"""'
+
+
+class RemoteError(TunerError):
+    """A task failed with an exception that could not travel back as itself.
+
+    Stands in for an exception that could not be pickled in the worker or unpickled in the
+    caller (for instance its class exists only in the worker), keeping what can be kept.
+
+    Parameters
+    ----------
+    type_name : str
+        Qualified name of the original exception's class (``"mymodule.MyError"``).
+    message : str
+        ``str()`` of the original exception.
+    traceback_text : str
+        The worker's formatted traceback.
+    """
+
+    def __init__(self, type_name: str, message: str, traceback_text: str = "") -> None:
+        super().__init__(type_name, message, traceback_text)
+        self.type_name = type_name
+        self.message = message
+        self.traceback_text = traceback_text
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
