@@ -1,21 +1,41 @@
 """Command line of ``python -m tuner``.
 
 ``main(argv=None) -> int`` parses, dispatches and returns the exit code:
-0 success, 1 workload error, 2 bad usage or not available.
+0 success, 1 error (workload error, bad key file), 2 bad usage or not available.
+
+Subcommands with options of their own (``keys``, ``worker``) are delegated whole
+to the module that implements them, imported only when used, so that
+``python -m tuner --help`` stays fast and loads neither numba nor ZeroMQ.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable
 
 __all__ = ["main"]
 
 _NOT_YET = (
     "tuner {cmd}: not yet implemented: this build ships the `kernels` package and the "
-    "project skeleton only; the worker pool and the auto-tuner are planned "
+    "foundations of the worker pool; the auto-tuner is planned "
     "(see docs/index.md, 'Status')."
 )
+
+#: name -> (module, function taking argv and returning an exit code, one-line help)
+_DELEGATED: dict[str, tuple[str, str, str]] = {
+    "keys": (
+        "tuner.security",
+        "keys_main",
+        "create CURVE keys for a pool that accepts remote workers over TCP",
+    ),
+    "worker": (
+        "tuner.pool.worker",
+        "main",
+        "run a worker process that connects to a pool (--connect tcp://HOST:PORT)",
+    ),
+}
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -29,13 +49,23 @@ def _build_parser() -> argparse.ArgumentParser:
         help="search pool sizes and strategies for a workload (not yet implemented)",
         description="Search pool sizes and strategies for a workload (not yet implemented).",
     )
+    for name, (_module, _func, text) in _DELEGATED.items():
+        sub.add_parser(name, help=text, add_help=False)
     return parser
 
 
+def _delegate(name: str) -> Callable[[list[str]], int]:
+    module, func, _text = _DELEGATED[name]
+    return getattr(importlib.import_module(module), func)
+
+
 def main(argv: list[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] in _DELEGATED:
+        return int(_delegate(args_list[0])(args_list[1:]))
     parser = _build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
     if args.command is None:

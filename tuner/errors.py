@@ -8,17 +8,22 @@ executors raise ``ValueError`` for a bad ``max_workers``).
 
 from __future__ import annotations
 
+import concurrent.futures
 from typing import Any
 
 __all__ = [
+    "AuthError",
     "BalancerError",
     "ConfigError",
     "NotImplementedYet",
     "ProtocolError",
+    "QueueFull",
     "RemoteError",
     "RemoteTraceback",
     "SerializationError",
+    "TransportError",
     "TunerError",
+    "WorkerCrashed",
 ]
 
 
@@ -136,3 +141,75 @@ class RemoteError(TunerError):
 
     def __str__(self) -> str:
         return f"{self.type_name}: {self.message}" if self.message else self.type_name
+
+
+class TransportError(TunerError):
+    """A ZeroMQ socket operation failed (bind, connect, send, receive).
+
+    Raised by :mod:`tuner.transport`, which translates ``zmq.ZMQError`` at the boundary;
+    the original error is the ``__cause__`` and its ``errno`` is kept.
+
+    Parameters
+    ----------
+    message : str
+        What was being done and why it failed.
+    errno : int, optional
+        The ZeroMQ / OS error number, when there is one.
+    """
+
+    def __init__(self, message: str, *, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class WorkerCrashed(TunerError, concurrent.futures.BrokenExecutor):
+    """A task's worker died on every attempt: the task failed after ``max_retries`` re-runs.
+
+    Only that task's future fails; the pool replaces the workers and keeps serving.  It is a
+    ``BrokenExecutor`` because that is what code written for ProcessPoolExecutor catches.
+
+    Parameters
+    ----------
+    task_id : int
+        The pool's id of the task.
+    function : str
+        Qualified name of the task's function.
+    attempts : int
+        How many times the task was dispatched.
+    """
+
+    def __init__(self, task_id: int, function: str, attempts: int) -> None:
+        super().__init__(
+            f"task {task_id} ({function}) was running on a worker that died, "
+            f"{attempts} time(s); giving up"
+        )
+        self.task_id = task_id
+        self.function = function
+        self.attempts = attempts
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (type(self), (self.task_id, self.function, self.attempts))
+
+
+class QueueFull(TunerError):
+    """``submit`` found ``queue_size`` tasks unresolved and the pool has ``on_full="raise"``."""
+
+
+class AuthError(TunerError):
+    """CURVE security could not be set up: a key file is missing, unreadable or corrupt, keys
+    would be overwritten, or a socket or authenticator was configured out of order.
+
+    Raised by :mod:`tuner.security`, which translates ``zmq``, ``OSError`` and ``ValueError``
+    failures at the boundary (the original error is the ``__cause__``).
+
+    Parameters
+    ----------
+    message : str
+        What failed, naming the file or directory involved.
+    path : str, optional
+        The key file or directory the error is about, for programs that react to it.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
