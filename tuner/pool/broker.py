@@ -1,0 +1,700 @@
+"""The broker: one thread in the caller's process that owns the ROUTER socket and the workers.
+
+Data flow::
+
+    caller threads                     broker thread                        worker processes
+    --------------                     -------------                        ----------------
+    submit() -> _TaskRec --inbox deque--> queue --balancer.choose()--> TASKS --> DEALER
+               (+ doorbell pipe byte)     |   (credit = prefetch - held)          | task thread
+    future <--- set_result/exception -----+<-- RESULTS (unpack_result) <----------+
+                                          |<-> HEARTBEAT both ways (Paranoid Pirate)
+                                          +--- pidfd per local process: death seen at once
+
+Why a thread in the caller's process, not a broker process: a result is unpickled and its
+``concurrent.futures.Future`` resolved right where the caller waits, with no extra hop
+(a broker process would add one more send/receive and a second pickle of every payload on
+each task, and a second process to supervise).  The cost is the GIL: the broker competes
+with the caller's own Python code for it.
+
+Every ZeroMQ socket here is used by the broker thread only.  Other threads reach it through
+:meth:`Broker.post` (a ``deque.append``, atomic under the GIL, plus one byte written to a
+non-blocking pipe the poll loop watches, written only when the broker is not already awake).
+
+Failure semantics:
+
+* A worker is dead when its process exits (local: pidfd, or ``Popen.poll`` fallback), when it
+  is silent for ``heartbeat_liveness * heartbeat_interval_s``, when it sends DISCONNECT, or
+  when a send to it fails with ``EHOSTUNREACH``.  Its in-flight tasks are re-queued at the
+  head of the queue with ``attempt + 1``; a task whose attempts would exceed ``max_retries``
+  fails its future with :class:`~tuner.errors.WorkerCrashed`.  A replacement is started.
+* A result for a task already resolved (a late duplicate after a re-queue) is dropped: every
+  future resolves exactly once.
+* A malformed message (``wire.decode`` raises ProtocolError) is counted per peer, logged once
+  per peer at warning level, and dropped.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+import subprocess
+import threading
+import time
+import weakref
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
+
+import zmq
+
+from kernels import LatencyHistogram
+from tuner import security, transport, wire
+from tuner.config import PoolConfig, parse_endpoint
+from tuner.errors import ConfigError, ProtocolError, WorkerCrashed
+
+from .balancers import make_balancer
+from .supervisor import Supervisor
+
+__all__ = ["Broker", "PoolStats", "WorkerStats"]
+
+log = logging.getLogger("tuner.pool")
+
+_RECV_BURST = 256  # messages read per wake-up before the loop does other work
+_MAX_START_FAILURES = 20  # consecutive worker deaths before any READY: stop restarting
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """One live worker as the broker sees it (a frozen copy)."""
+
+    worker_id: bytes
+    pid: int
+    host: str
+    slot: str
+    local: bool
+    tasks_done: int
+    retries: int
+    busy_s: float
+    outstanding: int
+    credit: int
+
+
+@dataclass(frozen=True, slots=True)
+class PoolStats:
+    """A frozen snapshot of the pool, readable at any moment (``WorkerPool.stats()``).
+
+    Attributes
+    ----------
+    workers : tuple of WorkerStats
+        Live workers, in joining order.
+    submitted, completed, failed, cancelled : int
+        Tasks accepted by the broker; resolved with a value; resolved with an exception
+        (raised in the task, or WorkerCrashed); cancelled before they were dispatched.
+    retries : int
+        Re-queues of a task after its worker died.
+    queued, in_flight : int
+        Tasks waiting for a worker; tasks held by workers.
+    workers_started, worker_deaths : int
+        Local processes started; workers (local or remote) presumed or seen dead.
+    protocol_errors : int
+        Malformed messages dropped, over all peers.
+    latency_count : int
+        Results recorded in the submit-to-result histogram.
+    latency_p50_s, latency_p90_s, latency_p99_s : float
+        Percentiles of submit-to-result latency (NaN before the first result).
+    """
+
+    workers: tuple[WorkerStats, ...]
+    submitted: int
+    completed: int
+    failed: int
+    cancelled: int
+    retries: int
+    queued: int
+    in_flight: int
+    workers_started: int
+    worker_deaths: int
+    protocol_errors: int
+    latency_count: int
+    latency_p50_s: float
+    latency_p90_s: float
+    latency_p99_s: float
+
+    @property
+    def tasks_done(self) -> int:
+        """Tasks resolved by a worker (value or exception)."""
+        return self.completed + self.failed
+
+
+@dataclass(slots=True, eq=False)
+class _TaskRec:
+    task_id: int
+    key: Any
+    payload: bytes
+    future: Future[Any]
+    function: str
+    submitted_at: float
+    attempt: int = 0
+    started: bool = False
+    resolved: bool = False
+
+
+@dataclass(slots=True, eq=False)
+class _Peer:
+    wid: bytes
+    pid: int
+    host: str
+    window: int
+    local: bool
+    slot: str
+    last_recv: float
+    last_sent: float
+    held: dict[int, _TaskRec] = field(default_factory=dict)
+    done: int = 0
+    retries: int = 0
+    busy_ns: int = 0
+
+
+def _close_fds(*fds: int) -> None:
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+class Broker:
+    """The broker thread of one pool (used by :class:`~tuner.pool.executor.WorkerPool`).
+
+    Parameters
+    ----------
+    config : PoolConfig
+        The pool's knobs.
+    server_keys : tuner.security.ServerKeys, optional
+        CURVE server keys; default: loaded from ``config.curve_keys_dir`` when it is set.
+        With keys, the ROUTER is a CURVE server and a ZAP :class:`~tuner.security.Authenticator`
+        admits only the worker keys in ``authorized/`` (unauthenticated peers are dropped by
+        libzmq before any frame reaches the broker).  Without keys a non-loopback TCP bind is
+        refused.
+    """
+
+    def __init__(self, config: PoolConfig, *, server_keys: Any = None) -> None:
+        if server_keys is None and config.curve_keys_dir is not None:
+            server_keys = security.load_server_keys(config.curve_keys_dir)
+        if (
+            server_keys is None
+            and config.bind is not None
+            and not parse_endpoint(config.bind).loopback
+        ):
+            raise ConfigError(
+                f"bind={config.bind!r} is not loopback: CURVE keys are required",
+                knob="bind",
+                value=config.bind,
+            )
+        self.config = config
+        self._ctx = zmq.Context()
+        self._private: transport.PrivateEndpoint | None = None
+        self._auth: security.Authenticator | None = None
+        try:
+            self._sock = transport.make_socket(self._ctx, zmq.ROUTER, router_mandatory=True)
+            if server_keys is not None:
+                self._auth = security.Authenticator(self._ctx, server_keys).start()
+                security.configure_server(self._sock, server_keys)
+            if config.bind is None:
+                self._private = transport.PrivateEndpoint()
+                endpoint = self._private.endpoint
+            else:
+                endpoint = config.bind
+            self.address = transport.bind(self._sock, endpoint)
+        except BaseException:
+            self._close_sockets()
+            raise
+        self._balancer = make_balancer(config.balancer, **self._balancer_options())
+        self._supervisor = Supervisor(self.address, keys_dir=config.curve_keys_dir)
+        self._inbox: collections.deque[Any] = collections.deque()
+        self._bell_r, self._bell_w = os.pipe()
+        os.set_blocking(self._bell_r, False)
+        os.set_blocking(self._bell_w, False)
+        # Closed when the Broker is collected, not at teardown: a late post() from another
+        # thread must never write into a file descriptor number reused by someone else.
+        weakref.finalize(self, _close_fds, self._bell_r, self._bell_w)
+        self._rung = False
+        self._queue: collections.deque[_TaskRec] = collections.deque()
+        self._tasks: dict[int, _TaskRec] = {}
+        self._peers: dict[bytes, _Peer] = {}
+        self._credit: dict[bytes, int] = {}
+        self._pidfds: dict[int, int] = {}  # fd -> pid
+        self._bad: dict[bytes, int] = {}
+        self._hist = LatencyHistogram()
+        self._counts = collections.Counter()
+        self._stopping = False
+        self._start_failures = 0
+        self._ready_pids: set[int] = set()
+        self._weights = list(config.worker_weights or ())
+        self._poller = zmq.Poller()
+        self._poller.register(self._sock, zmq.POLLIN)
+        self._poller.register(self._bell_r, zmq.POLLIN)
+        self._thread = threading.Thread(target=self._run, name="tuner-broker", daemon=True)
+        self.error: BaseException | None = None
+
+    def _balancer_options(self) -> dict[str, Any]:
+        if self.config.balancer == "bounded_load_hash":
+            return {"balance_factor": self.config.balance_factor}
+        return {}
+
+    # ------------------------------------------------------------------ caller side
+
+    def start(self) -> None:
+        """Start the broker thread (it starts the local workers)."""
+        self._thread.start()
+
+    def post(self, item: Any) -> None:
+        """Hand a task record or a command to the broker thread; thread-safe."""
+        self._inbox.append(item)
+        if not self._rung:
+            self._rung = True
+            with contextlib.suppress(BlockingIOError, OSError):
+                os.write(self._bell_w, b"\0")
+
+    def request(self, command: str, *args: Any, timeout: float | None = 10.0) -> Any:
+        """Run ``command`` on the broker thread and return its answer."""
+        fut: Future[Any] = Future()
+        self.post((command, fut, args))
+        return fut.result(timeout)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def on_broker_thread(self) -> bool:
+        """True when called from the broker thread (e.g. in a future's done-callback)."""
+        return threading.current_thread() is self._thread
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self) -> None:
+        try:
+            for _ in range(self.config.max_workers):
+                self._spawn()
+            self._warm_up()  # while the workers boot
+            self._loop()
+        except BaseException as exc:  # a bug: fail every future rather than hang callers
+            self.error = exc
+            log.exception("tuner pool broker stopped on an error")
+            self._fail_all(exc)
+        finally:
+            self._teardown()
+
+    def _warm_up(self) -> None:
+        """Load the histogram's compiled kernels now, not on the 1,024th result."""
+        scratch = LatencyHistogram()
+        scratch.record_many([0.0])
+        scratch.percentiles((50, 90, 99))
+
+    def _loop(self) -> None:
+        cfg = self.config
+        interval = cfg.heartbeat_interval_s
+        tick = interval / 4
+        next_tick = time.monotonic() + tick
+        while True:
+            timeout_ms = max(0, int((next_tick - time.monotonic()) * 1000)) + 1
+            events = dict(self._poller.poll(timeout_ms))
+            if self._sock in events:
+                self._receive()
+            if self._bell_r in events:
+                with contextlib.suppress(BlockingIOError):
+                    os.read(self._bell_r, 4096)
+            self._rung = False
+            self._drain_inbox()
+            for fd, pid in list(self._pidfds.items()):
+                if fd in events:
+                    self._process_exited(pid, fd)
+            self._dispatch()
+            now = time.monotonic()
+            if now >= next_tick:
+                next_tick = now + tick
+                self._housekeeping(now)
+            if self._stopping and not self._tasks:
+                return
+
+    # ------------------------------------------------------------------ inbox
+
+    def _drain_inbox(self) -> None:
+        inbox = self._inbox
+        while inbox:
+            item = inbox.popleft()
+            if type(item) is _TaskRec:
+                self._tasks[item.task_id] = item
+                self._queue.append(item)
+                self._counts["submitted"] += 1
+            else:
+                command, fut, args = item
+                try:
+                    fut.set_result(getattr(self, f"_cmd_{command}")(*args))
+                except BaseException as exc:
+                    fut.set_exception(exc)
+
+    def _cmd_stats(self) -> PoolStats:
+        return self.snapshot()
+
+    def _cmd_shutdown(self, cancel_futures: bool) -> None:
+        self._stopping = True
+        if cancel_futures:
+            self._cmd_cancel_queued()
+
+    def _cmd_cancel_queued(self) -> int:
+        n = 0
+        for rec in list(self._queue):
+            if not rec.started and rec.future.cancel():
+                self._forget(rec)
+                self._counts["cancelled"] += 1
+                n += 1
+        self._queue = collections.deque(r for r in self._queue if not r.resolved)
+        return n
+
+    def _cmd_kill_worker(self, pid: int) -> bool:  # used by tests and the tuner
+        if pid in self._supervisor.procs:
+            self._supervisor.kill(pid)
+            return True
+        return False
+
+    # ------------------------------------------------------------------ dispatch
+
+    def _dispatch(self) -> None:
+        queue, credit, balancer = self._queue, self._credit, self._balancer
+        batch_size = self.config.batch_size
+        while queue:
+            head = queue[0]
+            if head.resolved:
+                queue.popleft()
+                continue
+            if not head.started and head.future.cancelled():
+                queue.popleft()
+                self._forget(head)
+                self._counts["cancelled"] += 1
+                continue
+            wid = balancer.choose(head.key, credit)
+            if wid is None:
+                return
+            room = min(batch_size, credit[wid])
+            batch: list[_TaskRec] = []
+            while queue and len(batch) < room:
+                rec = queue[0]
+                if batch and rec.key is not None:
+                    break  # a keyed task asks the balancer for its own worker
+                queue.popleft()
+                if rec.resolved:
+                    continue
+                if not rec.started:
+                    if not rec.future.set_running_or_notify_cancel():
+                        self._forget(rec)
+                        self._counts["cancelled"] += 1
+                        continue
+                    rec.started = True
+                batch.append(rec)
+            if batch:
+                self._send_batch(wid, batch)
+
+    def _send_batch(self, wid: bytes, batch: list[_TaskRec]) -> None:
+        msg = wire.Tasks(tuple(wire.Task(r.task_id, r.attempt, r.payload) for r in batch))
+        try:
+            self._sock.send_multipart([wid, *wire.encode(msg)])
+        except zmq.ZMQError as exc:
+            self._queue.extendleft(reversed(batch))
+            self._worker_dead(wid, f"send failed: {exc.strerror}")
+            return
+        peer = self._peers[wid]
+        peer.last_sent = time.monotonic()
+        held = peer.held
+        on_sent = self._balancer.on_sent
+        for rec in batch:
+            held[rec.task_id] = rec
+            on_sent(wid)
+        self._credit[wid] -= len(batch)
+
+    # ------------------------------------------------------------------ receive
+
+    def _receive(self) -> None:
+        sock = self._sock
+        max_bytes = self.config.max_message_bytes
+        for _ in range(_RECV_BURST):
+            # EVENTS first: a NOBLOCK receive on an empty socket raises, which is slow.
+            if not sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                return
+            frames = sock.recv_multipart()
+            wid = frames[0]
+            try:
+                msg = wire.decode(frames[1:], max_message_bytes=max_bytes, accept=wire.FROM_WORKER)
+            except ProtocolError as exc:
+                self._bad_message(wid, exc)
+                continue
+            peer = self._peers.get(wid)
+            kind = type(msg)
+            if peer is not None:
+                peer.last_recv = time.monotonic()
+            if kind is wire.Results:
+                self._on_results(peer, msg)
+            elif kind is wire.Ready:
+                self._on_ready(wid, msg)
+            elif kind is wire.Disconnect:
+                if peer is not None:
+                    self._worker_dead(wid, f"worker left: {msg.reason}")
+            elif peer is None:  # a heartbeat from a worker we declared dead: tell it to go
+                self._send(wid, wire.Disconnect("unknown worker: send READY"))
+
+    def _bad_message(self, wid: bytes, exc: ProtocolError) -> None:
+        self._counts["protocol_errors"] += 1
+        count = self._bad.get(wid, 0) + 1
+        self._bad[wid] = count
+        if count == 1:
+            log.warning(
+                "tuner pool: dropping malformed message from peer %s: %s (further messages "
+                "from this peer are counted, not logged)",
+                wid.hex(),
+                exc.reason,
+            )
+
+    def _send(self, wid: bytes, msg: wire.Message) -> bool:
+        try:
+            self._sock.send_multipart([wid, *wire.encode(msg)])
+        except zmq.ZMQError:
+            return False
+        peer = self._peers.get(wid)
+        if peer is not None:
+            peer.last_sent = time.monotonic()
+        return True
+
+    def _on_ready(self, wid: bytes, msg: wire.Ready) -> None:
+        if wid in self._peers:
+            self._worker_dead(wid, "sent READY again")
+        if self._stopping and not self._tasks:
+            self._send(wid, wire.Disconnect("pool is shutting down"))
+            return
+        cfg = self.config
+        local = msg.pid in self._supervisor.procs
+        window = min(msg.credit, cfg.prefetch)
+        weight = 1.0
+        if self._weights and local:
+            weight = self._weights[len(self._peers) % len(self._weights)]
+        now = time.monotonic()
+        slot = self._balancer.add_worker(wid, weight)
+        self._peers[wid] = _Peer(wid, msg.pid, msg.host, window, local, slot, now, now)
+        self._credit[wid] = window
+        self._start_failures = 0
+        if local:
+            self._ready_pids.add(msg.pid)
+        welcome = wire.Welcome(
+            credit=window,
+            heartbeat_interval_s=float(cfg.heartbeat_interval_s),
+            heartbeat_liveness=cfg.heartbeat_liveness,
+            max_message_bytes=cfg.max_message_bytes,
+            serializer=cfg.serializer,
+        )
+        if not self._send(wid, welcome):
+            self._worker_dead(wid, "WELCOME could not be sent")
+
+    def _on_results(self, peer: _Peer | None, msg: wire.Results) -> None:
+        serializer = self.config.serializer
+        now = time.perf_counter()
+        for res in msg.results:
+            if peer is not None and peer.held.pop(res.task_id, None) is not None:
+                self._credit[peer.wid] += 1
+                self._balancer.on_done(peer.wid)
+                peer.done += 1
+                peer.busy_ns += res.busy_ns
+            rec = self._tasks.get(res.task_id)
+            if rec is None or rec.resolved:
+                self._counts["duplicates"] += 1
+                continue
+            ok, value = wire.unpack_result(res.status, res.payload, serializer)
+            self._forget(rec)
+            self._hist.record(max(0.0, now - rec.submitted_at))
+            if ok:
+                rec.future.set_result(value)
+                self._counts["completed"] += 1
+            else:
+                rec.future.set_exception(value)
+                self._counts["failed"] += 1
+
+    def _forget(self, rec: _TaskRec) -> None:
+        rec.resolved = True
+        self._tasks.pop(rec.task_id, None)
+
+    # ------------------------------------------------------------------ liveness
+
+    def _housekeeping(self, now: float) -> None:
+        cfg = self.config
+        interval = cfg.heartbeat_interval_s
+        silence = interval * cfg.heartbeat_liveness
+        for wid, peer in list(self._peers.items()):
+            if now - peer.last_recv > silence:
+                self._worker_dead(wid, "silent for heartbeat_liveness intervals")
+            elif now - peer.last_sent >= interval and not self._send(wid, wire.Heartbeat()):
+                self._worker_dead(wid, "heartbeat could not be sent")
+        if not self._pidfds:  # no pidfd support: poll the processes
+            for pid in list(self._supervisor.procs):
+                if self._supervisor.procs[pid].poll() is not None:
+                    self._process_exited(pid, None)
+
+    def _process_exited(self, pid: int, fd: int | None) -> None:
+        if fd is not None:
+            self._pidfds.pop(fd, None)
+            self._poller.unregister(fd)
+            os.close(fd)
+        proc = self._supervisor.procs.get(pid)
+        if proc is not None:
+            try:
+                proc.wait(1.0)
+            except subprocess.TimeoutExpired:  # pragma: no cover - pidfd said it exited
+                proc.kill()
+                proc.wait()
+            self._supervisor.reap(pid)
+        for wid, peer in list(self._peers.items()):
+            if peer.local and peer.pid == pid:
+                self._worker_dead(wid, f"process {pid} exited ({proc and proc.returncode})")
+                break
+        if pid not in self._ready_pids:  # died before it said READY
+            self._start_failures += 1
+            self._counts["worker_deaths"] += 1
+        self._ready_pids.discard(pid)
+        if not self._stopping or self._tasks:  # replace it while work remains
+            if self._start_failures > _MAX_START_FAILURES:
+                log.error("tuner pool: workers keep dying before READY; giving up")
+                self.error = RuntimeError(
+                    f"{self._start_failures} worker processes in a row died before READY"
+                )
+                for rec in list(self._tasks.values()):
+                    self._resolve_error(rec, WorkerCrashed(rec.task_id, rec.function, 0))
+                self._queue.clear()
+                self._stopping = True
+                return
+            self._spawn()
+
+    def _worker_dead(self, wid: bytes, reason: str) -> None:
+        peer = self._peers.pop(wid, None)
+        if peer is None:
+            return
+        log.info("tuner pool: worker %s (pid %d) is gone: %s", wid.hex(), peer.pid, reason)
+        self._counts["worker_deaths"] += 1
+        self._balancer.remove_worker(wid)
+        self._credit.pop(wid, None)
+        requeue: list[_TaskRec] = []
+        max_retries = self.config.max_retries
+        for rec in peer.held.values():
+            if rec.resolved:
+                continue
+            rec.attempt += 1
+            if rec.attempt > max_retries:
+                self._forget(rec)
+                rec.future.set_exception(WorkerCrashed(rec.task_id, rec.function, rec.attempt))
+                self._counts["failed"] += 1
+            else:
+                requeue.append(rec)
+                peer.retries += 1
+                self._counts["retries"] += 1
+        self._queue.extendleft(reversed(requeue))
+        if peer.local and peer.pid in self._supervisor.procs:
+            self._send(wid, wire.Disconnect(reason[:200]))
+            self._supervisor.kill(peer.pid)  # its pidfd fires; the replacement starts then
+
+    def _spawn(self) -> None:
+        proc = self._supervisor.spawn()
+        try:
+            fd = os.pidfd_open(proc.pid)
+        except (AttributeError, OSError):
+            return  # housekeeping polls the process instead
+        self._pidfds[fd] = proc.pid
+        self._poller.register(fd, zmq.POLLIN)
+
+    # ------------------------------------------------------------------ stats, teardown
+
+    def snapshot(self) -> PoolStats:
+        """Build the stats record (call on the broker thread, or after it ended)."""
+        workers = tuple(
+            WorkerStats(
+                worker_id=p.wid,
+                pid=p.pid,
+                host=p.host,
+                slot=p.slot,
+                local=p.local,
+                tasks_done=p.done,
+                retries=p.retries,
+                busy_s=p.busy_ns / 1e9,
+                outstanding=len(p.held),
+                credit=self._credit.get(p.wid, 0),
+            )
+            for p in self._peers.values()
+        )
+        c = self._counts
+        hist = self._hist
+        p50, p90, p99 = (float(x) for x in hist.percentiles((50, 90, 99)))
+        return PoolStats(
+            workers=workers,
+            submitted=c["submitted"],
+            completed=c["completed"],
+            failed=c["failed"],
+            cancelled=c["cancelled"],
+            retries=c["retries"],
+            queued=len(self._queue),
+            in_flight=sum(len(p.held) for p in self._peers.values()),
+            workers_started=self._supervisor.started,
+            worker_deaths=c["worker_deaths"],
+            protocol_errors=c["protocol_errors"],
+            latency_count=int(hist.count),
+            latency_p50_s=p50,
+            latency_p90_s=p90,
+            latency_p99_s=p99,
+        )
+
+    def _resolve_error(self, rec: _TaskRec, exc: BaseException) -> None:
+        self._forget(rec)
+        if rec.started or rec.future.set_running_or_notify_cancel():
+            rec.future.set_exception(exc)
+            self._counts["failed"] += 1
+
+    def _fail_all(self, exc: BaseException) -> None:
+        self._drain_inbox_quietly()
+        for rec in list(self._tasks.values()):
+            self._resolve_error(rec, exc)
+        self._queue.clear()
+        self._stopping = True
+
+    def _drain_inbox_quietly(self) -> None:
+        with contextlib.suppress(Exception):  # teardown must go on
+            self._drain_inbox()
+
+    def _teardown(self) -> None:
+        self._stopping = True
+        for wid in list(self._peers):
+            self._send(wid, wire.Disconnect("pool shut down"))
+        try:
+            self._supervisor.stop_all()
+        finally:
+            for fd in list(self._pidfds):
+                os.close(fd)
+            self._pidfds.clear()
+            self._drain_inbox_quietly()
+            err = self.error or RuntimeError("the pool was shut down")
+            for rec in list(self._tasks.values()):  # only after a broker error
+                self._resolve_error(rec, err)
+            self._close_sockets()
+
+    def _close_sockets(self) -> None:
+        sock = getattr(self, "_sock", None)
+        if sock is not None:
+            sock.close(0)
+        if self._auth is not None:  # after the CURVE socket closed, before term()
+            self._auth.stop()
+        self._ctx.term()
+        if self._private is not None:
+            self._private.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Broker {self.address} {self.config.balancer}: {len(self._peers)} workers, "
+            f"{len(self._queue)} queued, {len(self._tasks)} unresolved>"
+        )
