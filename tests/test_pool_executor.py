@@ -11,7 +11,6 @@ import concurrent.futures as cf
 import threading
 import time
 
-import psutil
 import pytest
 
 from tuner.errors import RemoteTraceback, SerializationError
@@ -43,21 +42,6 @@ def unpicklable_result():
 # --------------------------------------------------------------------------- fixtures
 
 
-def _children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_children():
-    """Fail a test that leaves child processes behind (the module pool's workers excepted)."""
-    before = _children()
-    yield
-    deadline = time.monotonic() + 10
-    leaked = _children() - before
-    while leaked and time.monotonic() < deadline:
-        time.sleep(0.05)
-        leaked = _children() - before
-    assert leaked == set(), f"test leaked child processes {sorted(leaked)}"
 
 
 def wait_for_workers(pool, n):

@@ -12,13 +12,14 @@ import signal
 import time
 
 import msgpack
-import psutil
 import pytest
 import zmq
 
 from tuner import wire
 from tuner.errors import WorkerCrashed
 from tuner.pool.executor import WorkerPool
+
+from .conftest import child_pids
 
 WAIT_S = 60
 
@@ -36,21 +37,6 @@ def add(x, y):
     return x + y
 
 
-def _children() -> set[int]:
-    return {p.pid for p in psutil.Process().children(recursive=True)}
-
-
-@pytest.fixture(autouse=True)
-def no_leaked_children():
-    """Fail a test that leaves child processes behind."""
-    before = _children()
-    yield
-    deadline = time.monotonic() + 10
-    leaked = _children() - before
-    while leaked and time.monotonic() < deadline:
-        time.sleep(0.05)
-        leaked = _children() - before
-    assert leaked == set(), f"test leaked child processes {sorted(leaked)}"
 
 
 def wait_until(predicate, what):
@@ -178,7 +164,7 @@ def test_stats_show_per_worker_counts_and_latency_percentiles():
             2 * i for i in range(100)
         ]
         stats = pool.stats()
-        children = _children()
+        children = child_pids()
         assert {w.pid for w in stats.workers} <= children
         assert sum(w.tasks_done for w in stats.workers) == 100
         assert all(w.tasks_done > 0 for w in stats.workers)

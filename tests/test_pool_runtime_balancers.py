@@ -10,8 +10,6 @@ from tuner.config import BALANCERS
 from tuner.errors import QueueFull
 from tuner.pool.executor import WorkerPool
 
-from .test_pool_recovery import no_leaked_children  # noqa: F401 - autouse fixture
-
 WAIT_S = 60
 
 

@@ -1,30 +1,56 @@
 """tuner: tune multiprocess and distributed Python work on your own hardware.
 
-Built so far: the pool's configuration record (:class:`PoolConfig`, whose knobs
-the auto-tuner will search), the wire protocol (:mod:`tuner.wire`) and the
-load-balancing strategies (:mod:`tuner.pool`).  The worker pool runtime
-(``WorkerPool``) and the auto-tuner (``python -m tuner optimize``) are not built
-yet: see ``docs/index.md``.  The numba kernels live in the separate
-:mod:`kernels` package.
+Built so far: :class:`WorkerPool` (a ZeroMQ worker pool in separate processes,
+with load balancers, heartbeats and recovery; see ``docs/pool.md`` for what is
+not built yet), its configuration record :class:`PoolConfig` (whose knobs the
+auto-tuner will search), the wire protocol (:mod:`tuner.wire`) and CURVE
+security for remote workers (:mod:`tuner.security`).  The auto-tuner
+(``python -m tuner optimize``) is not built yet: see ``docs/index.md``.  The
+numba kernels live in the separate :mod:`kernels` package.
+
+``WorkerPool`` is imported lazily so that ``import tuner`` (and every worker
+process) stays light.
 """
+
+from typing import Any
 
 from .config import PoolConfig
 from .errors import (
+    AuthError,
+    BalancerError,
     ConfigError,
     NotImplementedYet,
     ProtocolError,
+    QueueFull,
     RemoteError,
     SerializationError,
+    TransportError,
     TunerError,
+    WorkerCrashed,
 )
 
 __all__ = [
+    "AuthError",
+    "BalancerError",
     "ConfigError",
     "NotImplementedYet",
     "PoolConfig",
     "ProtocolError",
+    "QueueFull",
     "RemoteError",
     "SerializationError",
+    "TransportError",
     "TunerError",
+    "WorkerCrashed",
+    "WorkerPool",
 ]
 __version__ = "0.1.0.dev0"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WorkerPool":
+        from .pool.executor import WorkerPool
+
+        globals()["WorkerPool"] = WorkerPool
+        return WorkerPool
+    raise AttributeError(f"module 'tuner' has no attribute {name!r}")
