@@ -18,9 +18,8 @@ from collections.abc import Callable
 __all__ = ["main"]
 
 _NOT_YET = (
-    "tuner {cmd}: not yet implemented: this build ships the `kernels` package and the "
-    "foundations of the worker pool; the auto-tuner is planned "
-    "(see docs/index.md, 'Status')."
+    "tuner {cmd}: not yet implemented: this build ships the `kernels` package and a first "
+    "working WorkerPool; the auto-tuner is planned (see docs/index.md, 'Status')."
 )
 
 #: name -> (module, function taking argv and returning an exit code, one-line help)

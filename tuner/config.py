@@ -1,7 +1,6 @@
 """The worker pool's knobs: one frozen, validated record, with the search space declared once.
 
-Status: this module is complete and tested, but the pool that will read it
-(``tuner.pool.WorkerPool``) is **not built yet**.
+``tuner.pool.WorkerPool`` builds one of these from its keyword arguments.
 
 Why one record: the pool, its documentation and the auto-tuner must agree on every knob's
 name, default and valid range.  Each field of :class:`PoolConfig` carries a :class:`Knob` in
@@ -362,8 +361,8 @@ class PoolConfig:
 
     Build with keywords (``PoolConfig(max_workers=4)``) or :meth:`from_kwargs` (which also
     suggests the closest name for a misspelt one), derive with :meth:`replace`, serialise with
-    :meth:`to_dict`.  ``max_workers=None`` means the default, as in ProcessPoolExecutor.  The
-    pool that reads this record is not built yet.
+    :meth:`to_dict`.  ``max_workers=None`` means the default, as in ProcessPoolExecutor.  ``WorkerPool``
+    takes the same keywords.
 
     Raises
     ------

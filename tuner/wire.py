@@ -1,8 +1,7 @@
 """Wire protocol of the worker pool: message types, their encoding and validation. No sockets.
 
-Status: this module is complete and tested, but the broker, worker and executor runtime that
-will speak it (``tuner.pool``) is **not built yet**; ``docs/protocol.md`` describes the
-protocol as this module defines it.
+The broker (``tuner.pool.broker``) and the workers (``tuner.pool.worker``) speak it;
+``docs/protocol.md`` describes the protocol as this module defines it.
 
 Why a module of its own: the broker and the workers must agree on every constant and every
 field, so both import them from here (the zguide's ``MDP.py`` habit), and the decoding of

@@ -1,9 +1,9 @@
 """Load-balancing strategies for the worker pool: which worker gets the next task.
 
 These are the *decision cores* of the pool (DESIGN.md convention 6): pure
-Python objects with no sockets, clocks or threads.  The broker that will own
-the ZeroMQ sockets and drive them is **not built yet**; this package is the
-part of ``tuner.pool`` that exists today, tested with simulated workers.
+Python objects with no sockets, clocks or threads.  The broker
+(``tuner.pool.broker``) owns the ZeroMQ sockets and drives them; the tests
+here drive them with simulated workers.
 
 How the broker is meant to drive a balancer::
 
