@@ -361,8 +361,8 @@ class PoolConfig:
 
     Build with keywords (``PoolConfig(max_workers=4)``) or :meth:`from_kwargs` (which also
     suggests the closest name for a misspelt one), derive with :meth:`replace`, serialise with
-    :meth:`to_dict`.  ``max_workers=None`` means the default, as in ProcessPoolExecutor.  ``WorkerPool``
-    takes the same keywords.
+    :meth:`to_dict`.  ``max_workers=None`` means the default, as in ProcessPoolExecutor.
+    ``WorkerPool`` takes the same keywords.
 
     Raises
     ------
