@@ -534,3 +534,50 @@ def test_huge_messages_and_tracebacks_are_truncated():
 def test_unpack_exception_never_raises(data):
     back = wire.unpack_exception(data)
     assert isinstance(back, BaseException)
+
+
+# --- the plain-pickle fast path of the cloudpickle serializer ---------------------------------
+
+
+def _module_level_double(x):
+    return 2 * x
+
+
+def test_cloudpickle_serializer_uses_plain_pickle_for_references():
+    payload = wire.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
+    assert payload == pickle.dumps((_module_level_double, (3,), {}), protocol=5)
+    fn, args, kwargs = wire.loads_call(payload, "cloudpickle")
+    assert fn(*args, **kwargs) == 6
+
+
+def test_cloudpickle_serializer_falls_back_for_lambdas_and_main():
+    payload = wire.dumps_call(lambda x: x + 1, (1,), {}, "cloudpickle")  # plain pickle raises
+    fn, args, _ = wire.loads_call(payload)
+    assert fn(*args) == 2
+
+    def in_main(x):
+        return x * 10
+
+    in_main.__module__ = "__main__"
+    in_main.__qualname__ = "in_main"
+    payload = wire.dumps_call(in_main, (2,), {}, "cloudpickle")
+    with pytest.raises(pickle.PicklingError):
+        pickle.dumps(in_main)  # so plain pickle could not have made the payload
+    fn, args, _ = wire.loads_call(payload)
+    assert fn(*args) == 20
+
+
+def test_cloudpickle_serializer_honours_register_pickle_by_value():
+    import sys
+
+    import cloudpickle
+
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        payload = wire.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
+    assert payload != pickle.dumps((_module_level_double, (3,), {}), protocol=5)
+    fn, args, _ = wire.loads_call(payload)
+    assert fn(*args) == 6

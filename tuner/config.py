@@ -395,7 +395,11 @@ class PoolConfig:
         name="batch_size",
         kind="int",
         default=1,
-        doc="most queued tasks coalesced into one TASKS message (each keeps its own future)",
+        doc=(
+            "tasks coalesced into one TASKS message at least, when that many are queued; a "
+            "deeper queue is split in fair shares up to each worker's credit (each task keeps "
+            "its own future)"
+        ),
         unit="tasks",
         low=1,
         high=wire.MAX_BATCH_TASKS,

@@ -717,8 +717,28 @@ def _check_serializer(serializer: str) -> None:
         )
 
 
+# Modules registered with cloudpickle.register_pickle_by_value (empty unless someone did).
+_BY_VALUE_MODULES: Final[Any] = getattr(
+    getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", None
+)
+
+
 def _raw_dumps(obj: object, serializer: str) -> bytes:
     if serializer == "cloudpickle":
+        # Fast path: plain pickle (3-4x faster than a CloudPickler) whenever its output is
+        # what cloudpickle would send too, i.e. everything pickles by reference to importable
+        # modules.  Lambdas, closures and local classes make plain pickle raise; objects of
+        # ``__main__`` (which cloudpickle sends by value) name that module in the output; a
+        # module registered for pickling by value disables the fast path.  Any of these falls
+        # back to cloudpickle.
+        if not _BY_VALUE_MODULES:
+            try:
+                data = pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
+            except Exception:
+                pass
+            else:
+                if b"__main__" not in data:
+                    return data
         return cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL)
     return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
 

@@ -100,6 +100,8 @@ class PoolStats:
         Local processes started; workers (local or remote) presumed or seen dead.
     protocol_errors : int
         Malformed messages dropped, over all peers.
+    unexpected_results : int
+        Well-formed results for a task from a peer it was never sent to: dropped unread.
     latency_count : int
         Results recorded in the submit-to-result histogram.
     latency_p50_s, latency_p90_s, latency_p99_s : float
@@ -117,6 +119,7 @@ class PoolStats:
     workers_started: int
     worker_deaths: int
     protocol_errors: int
+    unexpected_results: int
     latency_count: int
     latency_p50_s: float
     latency_p90_s: float
@@ -139,6 +142,8 @@ class _TaskRec:
     attempt: int = 0
     started: bool = False
     resolved: bool = False
+    #: identities of the workers this task was sent to: only they may settle it
+    sent_to: list[bytes] = field(default_factory=list)
 
 
 @dataclass(slots=True, eq=False)
@@ -367,6 +372,7 @@ class Broker:
     def _dispatch(self) -> None:
         queue, credit, balancer = self._queue, self._credit, self._balancer
         batch_size = self.config.batch_size
+        max_batch = wire.MAX_BATCH_TASKS
         while queue:
             head = queue[0]
             if head.resolved:
@@ -380,7 +386,12 @@ class Broker:
             wid = balancer.choose(head.key, credit)
             if wid is None:
                 return
-            room = min(batch_size, credit[wid])
+            # Coalesce what is already queued: at least batch_size tasks when that many wait,
+            # and more when the queue is deeper than the workers' fair shares, up to this
+            # worker's credit.  Waiting tasks gain nothing from separate messages, and each
+            # message costs the broker, the transport and the worker far more than a task.
+            share = -(-len(queue) // len(credit)) if len(queue) > batch_size else batch_size
+            room = min(max(batch_size, share), credit[wid], max_batch)
             batch: list[_TaskRec] = []
             while queue and len(batch) < room:
                 rec = queue[0]
@@ -413,6 +424,7 @@ class Broker:
         on_sent = self._balancer.on_sent
         for rec in batch:
             held[rec.task_id] = rec
+            rec.sent_to.append(wid)
             on_sent(wid)
         self._credit[wid] -= len(batch)
 
@@ -437,7 +449,7 @@ class Broker:
             if peer is not None:
                 peer.last_recv = time.monotonic()
             if kind is wire.Results:
-                self._on_results(peer, msg)
+                self._on_results(wid, peer, msg)
             elif kind is wire.Ready:
                 self._on_ready(wid, msg)
             elif kind is wire.Disconnect:
@@ -497,9 +509,17 @@ class Broker:
         if not self._send(wid, welcome):
             self._worker_dead(wid, "WELCOME could not be sent")
 
-    def _on_results(self, peer: _Peer | None, msg: wire.Results) -> None:
+    def _on_results(self, wid: bytes, peer: _Peer | None, msg: wire.Results) -> None:
+        """Settle futures from a RESULTS message.
+
+        Only a worker the task was actually sent to may settle it: a late result from a
+        worker declared dead is used once, but a peer that never held the task (a stray or
+        forged message) is counted under ``unexpected_results``, never unpickled, and an
+        unknown peer is told to go.
+        """
         serializer = self.config.serializer
         now = time.perf_counter()
+        stray = False
         for res in msg.results:
             if peer is not None and peer.held.pop(res.task_id, None) is not None:
                 self._credit[peer.wid] += 1
@@ -507,6 +527,10 @@ class Broker:
                 peer.done += 1
                 peer.busy_ns += res.busy_ns
             rec = self._tasks.get(res.task_id)
+            if rec is not None and wid not in rec.sent_to:
+                self._counts["unexpected_results"] += 1
+                stray = True
+                continue
             if rec is None or rec.resolved:
                 self._counts["duplicates"] += 1
                 continue
@@ -519,6 +543,8 @@ class Broker:
             else:
                 rec.future.set_exception(value)
                 self._counts["failed"] += 1
+        if stray and peer is None:
+            self._send(wid, wire.Disconnect("unknown worker: send READY"))
 
     def _forget(self, rec: _TaskRec) -> None:
         rec.resolved = True
@@ -644,6 +670,7 @@ class Broker:
             workers_started=self._supervisor.started,
             worker_deaths=c["worker_deaths"],
             protocol_errors=c["protocol_errors"],
+            unexpected_results=c["unexpected_results"],
             latency_count=int(hist.count),
             latency_p50_s=p50,
             latency_p90_s=p90,

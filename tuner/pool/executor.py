@@ -70,7 +70,8 @@ class WorkerPool(Executor):
     balancer : str
         One of :data:`tuner.config.BALANCERS`.
     batch_size : int
-        Most queued tasks coalesced into one message to a worker.
+        Tasks coalesced into one message to a worker at least, when that many are queued;
+        a deeper queue is split in fair shares up to each worker's credit (``prefetch``).
     prefetch : int
         Credit window: most tasks one worker may hold.
     max_retries : int
