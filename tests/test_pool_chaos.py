@@ -22,6 +22,7 @@ from tuner.errors import WorkerCrashed
 from tuner.pool.executor import WorkerPool
 
 from .conftest import child_pids
+from .pool_helpers import add, live_pids, wait_until
 
 WAIT_S = 60
 SEED = 20261126
@@ -40,19 +41,7 @@ def segfault():
     ctypes.string_at(0)  # reads address 0: SIGSEGV in the worker
 
 
-def add(x, y):
-    return x + y
 
-
-def wait_until(predicate, what):
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def live_pids(pool):
-    return {w.pid for w in pool.stats().workers}
 
 
 class Killer(threading.Thread):

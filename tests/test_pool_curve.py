@@ -10,7 +10,7 @@ import zmq
 from tuner import security
 from tuner.pool.executor import WorkerPool
 
-from .test_pool_recovery import add, wait_until
+from .pool_helpers import add, wait_until
 
 WAIT_S = 60
 

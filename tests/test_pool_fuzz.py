@@ -13,8 +13,6 @@ example has been handled.
 
 from __future__ import annotations
 
-import time
-
 import msgpack
 import pytest
 import zmq
@@ -25,20 +23,13 @@ from tuner import wire
 from tuner.errors import ProtocolError
 from tuner.pool.executor import WorkerPool
 
+from .pool_helpers import add, wait_until
+
 WAIT_S = 60
 MAX_MESSAGE_BYTES = wire.MIN_MESSAGE_BYTES  # 1 MiB: "oversized" stays cheap to send
 SENTINEL = [b"\xc1"]  # never valid msgpack
 
 
-def add(x, y):
-    return x + y
-
-
-def wait_until(predicate, what):
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ from tuner.errors import WorkerCrashed
 from tuner.pool.executor import WorkerPool
 
 from .conftest import child_pids
+from .pool_helpers import add, live_pids, wait_until
 
 WAIT_S = 60
 
@@ -33,21 +34,9 @@ def die():
     os._exit(1)
 
 
-def add(x, y):
-    return x + y
 
 
 
-
-def wait_until(predicate, what):
-    deadline = time.monotonic() + WAIT_S
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
-
-
-def live_pids(pool):
-    return {w.pid for w in pool.stats().workers}
 
 
 @pytest.mark.slow
