@@ -37,6 +37,7 @@ from tuner.wire import (
 )
 
 LIMIT = 2**20  # max_message_bytes for most tests
+V = wire.PROTOCOL_VERSION
 
 # -- strategies ---------------------------------------------------------------------------------
 
@@ -119,18 +120,38 @@ def test_every_message_round_trips(msg):
 
 
 @given(msg=st.one_of(tasks_msgs, results_msgs))
-def test_one_payload_frame_per_task(msg):
+def test_all_payloads_travel_in_one_frame(msg):
     frames = encode(msg)
     items = msg.tasks if isinstance(msg, Tasks) else msg.results
-    assert frames[1:] == [i.payload for i in items]
+    assert len(frames) == 2
+    assert frames[1] == b"".join(i.payload for i in items)
+    entries = msgpack.unpackb(frames[0])[2]
+    assert [e[-1] for e in entries] == [len(i.payload) for i in items]
+    decoded = decode(frames, max_message_bytes=LIMIT)
+    got = decoded.tasks if isinstance(decoded, Tasks) else decoded.results
+    assert [type(i.payload) for i in got] == [bytes] * len(items)
+    assert [i.payload for i in got] == [i.payload for i in items]
 
 
 def test_header_layout_is_a_versioned_array():
-    frames = encode(Tasks([Task(7, 1, b"p")]))
-    assert msgpack.unpackb(frames[0]) == [wire.PROTOCOL_VERSION, MessageType.TASKS, [[7, 1]]]
-    frames = encode(Results([Result(7, 1, Status.ERROR, 99, b"e")]))
-    assert msgpack.unpackb(frames[0]) == [1, MessageType.RESULTS, [[7, 1, 1, 99]]]
-    assert encode(Heartbeat()) == [msgpack.packb([1, 5])]
+    assert V == 2
+    frames = encode(Tasks([Task(7, 1, b"p"), Task(8, 0, b"")]))
+    assert msgpack.unpackb(frames[0]) == [V, MessageType.TASKS, [[7, 1, 1], [8, 0, 0]]]
+    assert frames[1] == b"p"
+    frames = encode(Results([Result(7, 1, Status.ERROR, 99, b"err")]))
+    assert msgpack.unpackb(frames[0]) == [V, MessageType.RESULTS, [[7, 1, 1, 99, 3]]]
+    assert frames[1] == b"err"
+    assert encode(Heartbeat()) == [msgpack.packb([V, 5])]
+
+
+def test_payloads_are_cut_at_the_declared_lengths():
+    payloads = [b"", b"a", b"", b"bcd" * 100, bytes(range(256)), b""]
+    tasks = Tasks([Task(i, 0, p) for i, p in enumerate(payloads)])
+    results = Results([Result(i, 0, 0, i, p) for i, p in enumerate(payloads)])
+    for msg in (tasks, results):
+        frames = encode(msg)
+        assert decode(frames, max_message_bytes=LIMIT) == msg
+        assert decode([memoryview(f) for f in frames], max_message_bytes=LIMIT) == msg
 
 
 def test_full_batches_fit_the_header_limit():
@@ -141,7 +162,7 @@ def test_full_batches_fit_the_header_limit():
     )
     for msg in (tasks, results):
         frames = encode(msg)
-        assert len(frames[0]) <= 89 * 1024 < wire.MAX_HEADER_BYTES  # as docs/protocol.md says
+        assert len(frames[0]) <= 109 * 1024 < wire.MAX_HEADER_BYTES  # as docs/protocol.md says
         assert decode(frames, max_message_bytes=LIMIT) == msg
 
 
@@ -212,28 +233,89 @@ def test_specific_violations_have_specific_reasons():
     assert "empty" in _reason([])
     assert "list" in _reason(b"".join(good))
     assert "bytes-like" in _reason([good[0], 42])
+    assert "too many frames" in _reason([*good, b"c"])
     assert "too many frames" in _reason([good[0]] + [b""] * (wire.MAX_BATCH_TASKS + 1))
     assert "too large" in _reason(good, max_message_bytes=len(good[0]) + 1)
     assert "header too large" in _reason([b"\x00" * (wire.MAX_HEADER_BYTES + 1)])
-    assert "payload frames" in _reason(good[:-1])
-    assert "payload frames" in _reason([*good, b"c"])
+    assert "one payload frame" in _reason(good[:-1])
     assert "msgpack" in _reason([b"\xc1"])
     assert "msgpack" in _reason([good[0] + b"\x00", *good[1:]])
     assert "array" in _reason([msgpack.packb({})])
     assert "array" in _reason([msgpack.packb([1])])
-    assert "version 2" in _reason([msgpack.packb([2, 5])])
+    assert "version 1" in _reason([msgpack.packb([1, 5])])  # version 1: a frame per payload
+    assert "version 3" in _reason([msgpack.packb([3, 5])])
     assert "version (not an integer)" in _reason([msgpack.packb([True, 5])])
     assert "version (not an integer)" in _reason([msgpack.packb([list(range(4000)), 5])])
-    assert "unknown message type" in _reason([msgpack.packb([1, 99])])
-    assert "unknown message type" in _reason([msgpack.packb([1, "TASKS"])])
-    assert "HEARTBEAT" in _reason([msgpack.packb([1, 5, 0])])
-    assert "HEARTBEAT" in _reason([msgpack.packb([1, 5]), b"extra"])
-    assert "duplicate" in _reason([msgpack.packb([1, 3, [[1, 0], [1, 1]]]), b"", b""])
-    assert "task_id" in _reason([msgpack.packb([1, 3, [[-1, 0]]]), b""])
-    assert "entries" in _reason([msgpack.packb([1, 3, []])])
-    assert "entry" in _reason([msgpack.packb([1, 4, [[1, 0, 0]]]), b""])
-    assert "status" in _reason([msgpack.packb([1, 4, [[1, 0, 7, 0]]]), b""])
-    assert "heartbeat_interval_s" in _reason([msgpack.packb([1, 2, 1, 1, 3, 2**26, "pickle"])])
+    assert "unknown message type" in _reason([msgpack.packb([V, 99])])
+    assert "unknown message type" in _reason([msgpack.packb([V, "TASKS"])])
+    assert "HEARTBEAT" in _reason([msgpack.packb([V, 5, 0])])
+    assert "HEARTBEAT" in _reason([msgpack.packb([V, 5]), b"extra"])
+    assert "duplicate" in _reason([msgpack.packb([V, 3, [[1, 0, 0], [1, 1, 0]]]), b""])
+    assert "task_id" in _reason([msgpack.packb([V, 3, [[-1, 0, 0]]]), b""])
+    assert "entries" in _reason([msgpack.packb([V, 3, []]), b""])
+    assert "entry" in _reason([msgpack.packb([V, 3, [[1, 0]]]), b""])  # version 1's layout
+    assert "entry" in _reason([msgpack.packb([V, 4, [[1, 0, 0, 0]]]), b""])
+    assert "status" in _reason([msgpack.packb([V, 4, [[1, 0, 7, 0, 0]]]), b""])
+    assert "heartbeat_interval_s" in _reason([msgpack.packb([V, 2, 1, 1, 3, 2**26, "pickle"])])
+
+
+def _tasks_frames(lengths, payload):
+    return [msgpack.packb([V, 3, [[i, 0, n] for i, n in enumerate(lengths)]]), payload]
+
+
+def _results_frames(lengths, payload):
+    return [msgpack.packb([V, 4, [[i, 0, 0, 7, n] for i, n in enumerate(lengths)]]), payload]
+
+
+@pytest.mark.parametrize("frames_of", [_tasks_frames, _results_frames])
+@pytest.mark.parametrize(
+    ("lengths", "payload", "reason"),
+    [
+        ([2, 2], b"abc", "exceed the payload frame"),  # too long by one
+        ([1, 1], b"abc", "add up to 2 bytes"),  # too short by one
+        ([0], b"x", "add up to 0 bytes"),  # a stray byte after the payloads
+        ([3], b"", "exceed the payload frame"),
+        ([-1, 4], b"abc", "payload length"),  # negative, even though the sum would fit
+        ([4, -1], b"abc", "exceed the payload frame"),
+        ([2**64 - 1], b"abc", "payload length"),  # huge
+        ([LIMIT + 1], b"abc", "payload length"),  # beyond max_message_bytes
+        ([2**63, 2**63, 3], b"abc", "payload length"),  # would wrap around in 64 bits
+        ([1.0, 2], b"abc", "payload length"),  # not an integer
+        ([True, 2], b"abc", "payload length"),
+        ([None, 3], b"abc", "payload length"),
+    ],
+)
+def test_payload_lengths_that_do_not_add_up_are_refused(frames_of, lengths, payload, reason):
+    assert reason in _reason(frames_of(lengths, payload))
+    if type(lengths[0]) is int and all(n >= 0 for n in lengths) and sum(lengths) <= 3:
+        # the same lengths with a payload frame of exactly their sum decode
+        assert decode(frames_of(lengths, b"z" * sum(lengths)), max_message_bytes=LIMIT)
+
+
+def test_payload_lengths_are_bounded_by_max_message_bytes():
+    frames = _tasks_frames([2**20], b"x" * 2**20)
+    assert decode(frames, max_message_bytes=2**21).tasks[0].payload == b"x" * 2**20
+    with pytest.raises(ProtocolError, match=r"too large"):
+        decode(frames, max_message_bytes=2**20)  # header + payload exceed the bound
+
+
+@given(
+    msg=st.one_of(tasks_msgs, results_msgs),
+    lengths=st.lists(
+        st.integers(-3, 40) | st.integers(-(2**63), 2**64 - 1), min_size=1, max_size=5
+    ),
+)
+def test_random_payload_lengths_decode_or_raise_protocol_error(msg, lengths):
+    frames = encode(msg)
+    header = msgpack.unpackb(frames[0])
+    for entry, n in zip(header[2], lengths, strict=False):
+        entry[-1] = n
+    frames[0] = msgpack.packb(header)
+    decoded = decodes_or_protocol_error(frames)
+    if decoded is not None:
+        items = decoded.tasks if isinstance(decoded, Tasks) else decoded.results
+        assert b"".join(i.payload for i in items) == frames[1]
+        assert [len(i.payload) for i in items] == [e[-1] for e in header[2]]
 
 
 def test_accept_refuses_messages_meant_for_the_other_side():
@@ -256,12 +338,13 @@ def test_accept_refuses_messages_meant_for_the_other_side():
         b"\xc6\xff\xff\xff\xff",  # bin of 4 GiB
         b"\xc9\xff\xff\xff\xff\x01",  # ext of 4 GiB
         b"\x91" * 100_000,  # 100,000 nested arrays
-        msgpack.packb([1, 1, 1, "h" * (wire.MAX_TEXT_BYTES + 1), "", "", 1]),
-        msgpack.packb([1, 3, [[i, 0] for i in range(wire.MAX_BATCH_TASKS + 1)]]),
+        msgpack.packb([V, 1, 1, "h" * (wire.MAX_TEXT_BYTES + 1), "", "", 1]),
+        msgpack.packb([V, 3, [[i, 0, 0] for i in range(wire.MAX_BATCH_TASKS + 1)]]),
     ],
 )
 def test_unpacking_is_bounded(header):
     assert decodes_or_protocol_error([header]) is None
+    assert decodes_or_protocol_error([header, b""]) is None
 
 
 @given(frames=st.lists(st.binary(max_size=64), max_size=6))
@@ -284,7 +367,7 @@ def test_random_msgpack_headers_decode_or_raise_protocol_error(header, n_payload
 
 
 @given(
-    version=st.sampled_from([1]) | st.integers(-5, 5),
+    version=st.sampled_from([wire.PROTOCOL_VERSION]) | st.integers(-5, 5),
     code=st.integers(-2, 8),
     fields=st.lists(
         st.integers(-2, 2**64 - 1) | st.floats(0, 4000) | texts | st.none()
@@ -294,7 +377,7 @@ def test_random_msgpack_headers_decode_or_raise_protocol_error(header, n_payload
     n_payloads=st.integers(0, 4),
 )  # fmt: skip
 def test_plausible_headers_decode_or_raise_protocol_error(version, code, fields, n_payloads):
-    frames = [msgpack.packb([version, code, *fields]), *([b"p"] * n_payloads)]
+    frames = [msgpack.packb([version, code, *fields]), *([b"p" * n_payloads] * min(n_payloads, 1))]
     msg = decodes_or_protocol_error(frames)
     if msg is not None:
         assert version == wire.PROTOCOL_VERSION and code == int(msg.TYPE)

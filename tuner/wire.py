@@ -10,16 +10,17 @@ untrusted bytes lives in one place that can be fuzzed without processes or socke
 Shape of a message (what the transport sends as one ZeroMQ multipart message)::
 
     frame 0      msgpack array  [version, type, *fields]     (the header, at most 256 KiB)
-    frame 1..N   one opaque payload per task or result        (pickle / cloudpickle bytes)
+    frame 1      TASKS / RESULTS only: every entry's payload, concatenated in entry order;
+                 each header entry ends with its payload's length in bytes
 
 The broker's ROUTER socket adds a routing-id frame in front on receipt and consumes it on
 send; the transport strips and adds it, so :func:`encode` and :func:`decode` never see it.
 
 Decoding never trusts the peer: :func:`decode` checks the frame count, the total size, the
 header's shape, the protocol version, the message type, every field's type and range, and
-that the number of payload frames matches the header, and reports any violation as
-:class:`~tuner.errors.ProtocolError` with a short reason.  msgpack is unpacked with length
-limits, so a tiny frame cannot make the receiver allocate gigabytes.
+that the payload lengths in the header add up to the payload frame's size, and reports any
+violation as :class:`~tuner.errors.ProtocolError` with a short reason.  msgpack is unpacked
+with length limits, so a tiny frame cannot make the receiver allocate gigabytes.
 
 Payloads are pickles and unpickling runs code: call :func:`loads`, :func:`loads_call` and
 :func:`unpack_result` only on frames from an authenticated peer (a local worker, loopback or
@@ -90,7 +91,7 @@ __all__ = [
 # Protocol constants: broker and worker import these; units are in the names.
 # ---------------------------------------------------------------------------------------------
 
-PROTOCOL_VERSION: Final = 1
+PROTOCOL_VERSION: Final = 2
 """First element of every header; a peer speaking another version is refused."""
 
 HEARTBEAT_INTERVAL_S: Final = 1.0
@@ -121,7 +122,7 @@ MAX_ID: Final = 2**64 - 1
 """Task ids are unsigned 64-bit integers."""
 
 MAX_HEADER_BYTES: Final = 256 * 1024
-"""Largest header frame; a full RESULTS header of 4096 entries needs at most 89 KiB."""
+"""Largest header frame; a full RESULTS header of 4096 entries needs at most 109 KiB."""
 
 MAX_TEXT_BYTES: Final = 1024
 """Largest UTF-8 length of a text field (host name, versions, disconnect reason)."""
@@ -336,8 +337,8 @@ class Task:
         0 for the first dispatch, +1 per re-queue after a worker died (0..MAX_ATTEMPT); a result
         for an older attempt is still usable once (every future resolves exactly once).
     payload : bytes
-        The pickled call (see :func:`dumps_call`), in its own frame so one bad payload fails
-        only its own task.
+        The pickled call (see :func:`dumps_call`); its length travels in the header, so one
+        bad payload fails only its own task.
     """
 
     task_id: int
@@ -481,7 +482,8 @@ def encode(msg: Message, *, max_message_bytes: int | None = None) -> list[bytes]
     Returns
     -------
     list of bytes
-        ``[header, *payloads]``.
+        ``[header]``, or ``[header, payloads]`` for TASKS and RESULTS (all payloads
+        concatenated in one frame, their lengths in the header).
 
     Raises
     ------
@@ -490,15 +492,16 @@ def encode(msg: Message, *, max_message_bytes: int | None = None) -> list[bytes]
     """
     kind = type(msg)
     if kind is Tasks:
-        header = [PROTOCOL_VERSION, 3, [[t.task_id, t.attempt] for t in msg.tasks]]
-        frames = [msgpack.packb(header), *(t.payload for t in msg.tasks)]
+        tasks = msg.tasks
+        header = [PROTOCOL_VERSION, 3, [[t.task_id, t.attempt, len(t.payload)] for t in tasks]]
+        frames = [msgpack.packb(header), b"".join([t.payload for t in tasks])]
     elif kind is Results:
         header = [
             PROTOCOL_VERSION,
             4,
-            [[r.task_id, r.attempt, int(r.status), r.busy_ns] for r in msg.results],
+            [[r.task_id, r.attempt, int(r.status), r.busy_ns, len(r.payload)] for r in msg.results],
         ]
-        frames = [msgpack.packb(header), *(r.payload for r in msg.results)]
+        frames = [msgpack.packb(header), b"".join([r.payload for r in msg.results])]
     elif kind is Heartbeat:
         frames = [_HEARTBEAT_HEADER]
     elif kind is Ready:
@@ -547,7 +550,8 @@ def decode(
     Parameters
     ----------
     frames : sequence of bytes-like
-        The frames after the transport stripped the routing id: ``[header, *payloads]``.
+        The frames after the transport stripped the routing id: ``[header]`` or, for TASKS
+        and RESULTS, ``[header, payloads]``.
         ``bytes`` frames are kept as they are; other buffers (``zmq.Frame``, memoryview) are
         copied into ``bytes``.
     max_message_bytes : int
@@ -571,8 +575,8 @@ def decode(
     count = len(frames)
     if count == 0:
         raise ProtocolError("empty message")
-    if count > 1 + MAX_BATCH_TASKS:
-        raise ProtocolError(f"too many frames ({count} > {1 + MAX_BATCH_TASKS})")
+    if count > 2:
+        raise ProtocolError(f"too many frames ({count} > 2)")
     total = 0
     data: list[bytes] = []
     for frame in frames:
@@ -608,7 +612,7 @@ def decode(
     mtype = MessageType(code)
     if accept is not None and mtype not in accept:
         raise ProtocolError(f"unexpected {mtype.name} from this peer")
-    return _PARSERS[mtype](header, data)
+    return _PARSERS[mtype](header, data, max_message_bytes)
 
 
 _TYPE_VALUES: Final = frozenset(int(t) for t in MessageType)
@@ -623,53 +627,84 @@ def _fields(header: list[Any], data: list[bytes], n_fields: int, name: str) -> l
     return header[2:]
 
 
-def _parse_ready(header: list[Any], data: list[bytes]) -> Message:
+def _parse_ready(header: list[Any], data: list[bytes], _max: int) -> Message:
     pid, host, worker_version, python_version, credit = _fields(header, data, 5, "READY")
     return Ready(pid, host, worker_version, python_version, credit)
 
 
-def _parse_welcome(header: list[Any], data: list[bytes]) -> Message:
+def _parse_welcome(header: list[Any], data: list[bytes], _max: int) -> Message:
     credit, interval, liveness, max_bytes, serializer = _fields(header, data, 5, "WELCOME")
     return Welcome(credit, interval, liveness, max_bytes, serializer)
 
 
-def _entries(header: list[Any], data: list[bytes], width: int, name: str) -> list[Any]:
+def _entries(
+    header: list[Any], data: list[bytes], width: int, name: str, max_message_bytes: int
+) -> tuple[list[Any], list[bytes]]:
+    """Check a TASKS/RESULTS header and cut the payload frame by the lengths it declares.
+
+    Each entry is ``width`` elements, the last its payload's length; the lengths must be
+    integers in ``0..max_message_bytes`` and add up exactly to the payload frame's size.
+    Returns the entries and the payloads (bytes slices of the payload frame, in order).
+    """
     if len(header) != 3:
         raise ProtocolError(f"{name} header must have 3 elements")
     entries = header[2]
     if type(entries) is not list or not entries:
         raise ProtocolError(f"{name} entries must be a non-empty array")
-    if len(data) != 1 + len(entries):
-        raise ProtocolError(f"{name} has {len(data) - 1} payload frames for {len(entries)} entries")
+    if len(data) != 2:
+        raise ProtocolError(f"{name} must have exactly one payload frame")
+    blob = data[1]
+    size = len(blob)
+    last = width - 1
+    offset = 0
+    bounds: list[int] = []
     for entry in entries:
         if type(entry) is not list or len(entry) != width:
             raise ProtocolError(f"{name} entry must be an array of {width}")
-    return entries
+        length = entry[last]
+        if type(length) is not int or not 0 <= length <= max_message_bytes:
+            raise ProtocolError(f"{name} payload length must be an integer in 0..max_message_bytes")
+        offset += length
+        if offset > size:
+            raise ProtocolError(f"{name} payload lengths exceed the payload frame ({size} bytes)")
+        bounds.append(offset)
+    if offset != size:
+        raise ProtocolError(
+            f"{name} payload lengths add up to {offset} bytes, the payload frame has {size}"
+        )
+    if len(entries) == 1:
+        return entries, [blob]  # the common case at chunksize 1: no slicing at all
+    payloads: list[bytes] = []
+    start = 0
+    for end in bounds:
+        payloads.append(blob[start:end])
+        start = end
+    return entries, payloads
 
 
-def _parse_tasks(header: list[Any], data: list[bytes]) -> Message:
-    entries = _entries(header, data, 2, "TASKS")
-    return Tasks(tuple(Task(e[0], e[1], p) for e, p in zip(entries, data[1:], strict=True)))
+def _parse_tasks(header: list[Any], data: list[bytes], max_message_bytes: int) -> Message:
+    entries, payloads = _entries(header, data, 3, "TASKS", max_message_bytes)
+    return Tasks(tuple(Task(e[0], e[1], p) for e, p in zip(entries, payloads, strict=True)))
 
 
-def _parse_results(header: list[Any], data: list[bytes]) -> Message:
-    entries = _entries(header, data, 4, "RESULTS")
+def _parse_results(header: list[Any], data: list[bytes], max_message_bytes: int) -> Message:
+    entries, payloads = _entries(header, data, 5, "RESULTS", max_message_bytes)
     return Results(
-        tuple(Result(e[0], e[1], e[2], e[3], p) for e, p in zip(entries, data[1:], strict=True))
+        tuple(Result(e[0], e[1], e[2], e[3], p) for e, p in zip(entries, payloads, strict=True))
     )
 
 
-def _parse_heartbeat(header: list[Any], data: list[bytes]) -> Message:
+def _parse_heartbeat(header: list[Any], data: list[bytes], _max: int) -> Message:
     _fields(header, data, 0, "HEARTBEAT")
     return Heartbeat()
 
 
-def _parse_disconnect(header: list[Any], data: list[bytes]) -> Message:
+def _parse_disconnect(header: list[Any], data: list[bytes], _max: int) -> Message:
     (reason,) = _fields(header, data, 1, "DISCONNECT")
     return Disconnect(reason)
 
 
-_PARSERS: Final[dict[MessageType, Callable[[list[Any], list[bytes]], Message]]] = {
+_PARSERS: Final[dict[MessageType, Callable[[list[Any], list[bytes], int], Message]]] = {
     MessageType.READY: _parse_ready,
     MessageType.WELCOME: _parse_welcome,
     MessageType.TASKS: _parse_tasks,
