@@ -13,6 +13,8 @@ import time
 import pytest
 from hypothesis import HealthCheck, settings
 
+from .pool_helpers import child_pids
+
 # Numba compiles a kernel on its first call: a deadline would flag that call.
 settings.register_profile(
     "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
@@ -21,13 +23,6 @@ settings.register_profile(
     "long", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-
-
-def child_pids() -> set[int]:
-    """Pids of every live descendant of the test process."""
-    import psutil
-
-    return {p.pid for p in psutil.Process().children(recursive=True)}
 
 
 @pytest.fixture(autouse=True)

@@ -27,3 +27,10 @@ def wait_until(predicate, what, *, timeout_s=WAIT_S, step_s=0.02):
 def live_pids(pool):
     """Pids of the workers the pool's broker counts as live."""
     return {w.pid for w in pool.stats().workers}
+
+
+def child_pids() -> set[int]:
+    """Pids of every live descendant of the test process."""
+    import psutil
+
+    return {p.pid for p in psutil.Process().children(recursive=True)}

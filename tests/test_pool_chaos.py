@@ -21,8 +21,7 @@ import pytest
 from tuner.errors import WorkerCrashed
 from tuner.pool.executor import WorkerPool
 
-from .conftest import child_pids
-from .pool_helpers import add, live_pids, wait_until
+from .pool_helpers import add, child_pids, live_pids, wait_until
 
 WAIT_S = 60
 SEED = 20261126

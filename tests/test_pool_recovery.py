@@ -19,8 +19,7 @@ from tuner import wire
 from tuner.errors import WorkerCrashed
 from tuner.pool.executor import WorkerPool
 
-from .conftest import child_pids
-from .pool_helpers import add, live_pids, wait_until
+from .pool_helpers import add, child_pids, live_pids, wait_until
 
 WAIT_S = 60
 
