@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tuner import wire
+from tuner import payloads, wire
 from tuner.config import (
     BALANCERS,
     DEFAULT_MAX_WORKERS,
@@ -72,8 +72,9 @@ def test_defaults_are_the_documented_ones():
     cfg = PoolConfig()
     assert cfg == PoolConfig.from_kwargs()
     assert cfg.max_workers == DEFAULT_MAX_WORKERS >= 1
+    # prefetch is a cap: the window in use adapts below it to the measured task time
     assert (cfg.balancer, cfg.batch_size, cfg.prefetch, cfg.max_retries) == (
-        "power_of_two", 1, 8, 2,
+        "power_of_two", 1, 256, 2,
     )  # fmt: skip
     assert (cfg.heartbeat_interval_s, cfg.heartbeat_liveness) == (1.0, 3)
     assert (cfg.queue_size, cfg.on_full, cfg.serializer) == (0, "block", "cloudpickle")
@@ -94,7 +95,7 @@ def test_ranges_match_the_wire_limits():
     assert PoolConfig.knob("heartbeat_liveness").high == wire.MAX_HEARTBEAT_LIVENESS
     mmb = PoolConfig.knob("max_message_bytes")
     assert (mmb.low, mmb.high) == (wire.MIN_MESSAGE_BYTES, wire.MAX_MESSAGE_BYTES)
-    assert PoolConfig.knob("serializer").choices == wire.SERIALIZERS
+    assert PoolConfig.knob("serializer").choices == payloads.SERIALIZERS
     # a WELCOME built from any valid config is a valid message
     lo = PoolConfig(heartbeat_interval_s=0.01, heartbeat_liveness=1, prefetch=1)
     for cfg in (PoolConfig(), lo):

@@ -19,7 +19,7 @@ import zmq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tuner import wire
+from tuner import payloads, wire
 from tuner.errors import ProtocolError
 from tuner.pool.executor import WorkerPool
 
@@ -56,7 +56,7 @@ def dealer(pool):
 
 ids = st.integers(0, wire.MAX_ID)
 attempts = st.integers(0, wire.MAX_ATTEMPT)
-payloads = st.binary(max_size=64)
+blobs = st.binary(max_size=64)
 texts = st.text(max_size=20)
 
 results = st.builds(
@@ -65,7 +65,7 @@ results = st.builds(
     attempt=attempts,
     status=st.sampled_from(list(wire.Status)),
     busy_ns=st.integers(0, 10**12),
-    payload=payloads,
+    payload=blobs,
 )
 # Every message type; a valid READY is filtered out by the test (it would make the socket a worker).
 valid_messages = st.one_of(
@@ -75,7 +75,7 @@ valid_messages = st.one_of(
     st.builds(
         wire.Tasks,
         st.lists(
-            st.builds(wire.Task, task_id=ids, attempt=attempts, payload=payloads),
+            st.builds(wire.Task, task_id=ids, attempt=attempts, payload=blobs),
             min_size=1,
             max_size=4,
             unique_by=lambda t: t.task_id,
@@ -89,7 +89,7 @@ valid_messages = st.one_of(
         heartbeat_interval_s=st.floats(0.001, 3600.0),
         heartbeat_liveness=st.integers(1, wire.MAX_HEARTBEAT_LIVENESS),
         max_message_bytes=st.integers(wire.MIN_MESSAGE_BYTES, wire.MAX_MESSAGE_BYTES),
-        serializer=st.sampled_from(wire.SERIALIZERS),
+        serializer=st.sampled_from(payloads.SERIALIZERS),
     ),
     st.builds(
         wire.Ready,
@@ -120,7 +120,7 @@ def headers(draw):
     code = draw(st.integers(-1, 8))
     fields = draw(st.lists(msgpack_values, max_size=6))
     frames = [msgpack.packb([version, code, *fields])]
-    frames += draw(st.lists(payloads, max_size=3))
+    frames += draw(st.lists(blobs, max_size=3))
     return frames
 
 

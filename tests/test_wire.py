@@ -11,7 +11,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tuner import wire
+from tuner import payloads, wire
 from tuner.errors import (
     ConfigError,
     ProtocolError,
@@ -43,7 +43,7 @@ V = wire.PROTOCOL_VERSION
 
 # Text fields are bounded in UTF-8 bytes; 256 characters of up to 4 bytes always fit.
 texts = st.text(max_size=256)
-payloads = st.binary(max_size=64)
+blobs = st.binary(max_size=64)
 ids = st.integers(0, wire.MAX_ID)
 attempts = st.integers(0, wire.MAX_ATTEMPT)
 
@@ -61,10 +61,10 @@ welcomes = st.builds(
     heartbeat_interval_s=st.floats(0.001, 3600.0),
     heartbeat_liveness=st.integers(1, wire.MAX_HEARTBEAT_LIVENESS),
     max_message_bytes=st.integers(wire.MIN_MESSAGE_BYTES, wire.MAX_MESSAGE_BYTES),
-    serializer=st.sampled_from(wire.SERIALIZERS),
+    serializer=st.sampled_from(payloads.SERIALIZERS),
 )
 tasks_msgs = st.lists(
-    st.builds(Task, task_id=ids, attempt=attempts, payload=payloads),
+    st.builds(Task, task_id=ids, attempt=attempts, payload=blobs),
     min_size=1,
     max_size=20,
     unique_by=lambda t: t.task_id,
@@ -76,7 +76,7 @@ results_msgs = st.lists(
         attempt=attempts,
         status=st.sampled_from(Status),
         busy_ns=st.integers(0, 2**64 - 1),
-        payload=payloads,
+        payload=blobs,
     ),
     min_size=1,
     max_size=20,
@@ -145,9 +145,9 @@ def test_header_layout_is_a_versioned_array():
 
 
 def test_payloads_are_cut_at_the_declared_lengths():
-    payloads = [b"", b"a", b"", b"bcd" * 100, bytes(range(256)), b""]
-    tasks = Tasks([Task(i, 0, p) for i, p in enumerate(payloads)])
-    results = Results([Result(i, 0, 0, i, p) for i, p in enumerate(payloads)])
+    blobs = [b"", b"a", b"", b"bcd" * 100, bytes(range(256)), b""]
+    tasks = Tasks([Task(i, 0, p) for i, p in enumerate(blobs)])
+    results = Results([Result(i, 0, 0, i, p) for i, p in enumerate(blobs)])
     for msg in (tasks, results):
         frames = encode(msg)
         assert decode(frames, max_message_bytes=LIMIT) == msg
@@ -273,7 +273,7 @@ def _results_frames(lengths, payload):
     [
         ([2, 2], b"abc", "exceed the payload frame"),  # too long by one
         ([1, 1], b"abc", "add up to 2 bytes"),  # too short by one
-        ([0], b"x", "add up to 0 bytes"),  # a stray byte after the payloads
+        ([0], b"x", "add up to 0 bytes"),  # a stray byte after the blobs
         ([3], b"", "exceed the payload frame"),
         ([-1, 4], b"abc", "payload length"),  # negative, even though the sum would fit
         ([4, -1], b"abc", "exceed the payload frame"),
@@ -448,7 +448,7 @@ def test_paranoid_pirate_constants_and_backoff():
 # -- payloads -----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("serializer", wire.SERIALIZERS)
+@pytest.mark.parametrize("serializer", payloads.SERIALIZERS)
 @given(
     value=st.recursive(
         st.none() | st.integers() | st.floats(allow_nan=False) | st.text() | st.binary(),
@@ -457,7 +457,7 @@ def test_paranoid_pirate_constants_and_backoff():
     )
 )
 def test_dumps_loads_round_trip(serializer, value):
-    assert wire.loads(wire.dumps(value, serializer), serializer) == value
+    assert payloads.loads(payloads.dumps(value, serializer), serializer) == value
     status, payload = wire.pack_result(value, serializer)
     assert status is Status.OK
     assert wire.unpack_result(status, payload, serializer) == (True, value)
@@ -465,23 +465,23 @@ def test_dumps_loads_round_trip(serializer, value):
 
 def test_cloudpickle_carries_lambdas_and_pickle_names_the_culprit():
     offset = 5
-    call = wire.dumps_call(lambda x: x + offset, (1,), {}, "cloudpickle")
-    fn, args, kwargs = wire.loads_call(call, "cloudpickle")
+    call = payloads.dumps_call(lambda x: x + offset, (1,), {}, "cloudpickle")
+    fn, args, kwargs = payloads.loads_call(call, "cloudpickle")
     assert fn(*args, **kwargs) == 6
     with pytest.raises(SerializationError, match=r"the function: .*<lambda> with pickle"):
-        wire.dumps_call(lambda x: x, (1,), {}, "pickle")
+        payloads.dumps_call(lambda x: x, (1,), {}, "pickle")
 
 
-@pytest.mark.parametrize("serializer", wire.SERIALIZERS)
+@pytest.mark.parametrize("serializer", payloads.SERIALIZERS)
 def test_unpicklable_argument_is_named(serializer):
     lock = threading.Lock()
     with pytest.raises(SerializationError, match=r"argument 1 of divmod\(\).*_thread\.lock") as i:
-        wire.dumps_call(divmod, (1, lock), {}, serializer)
+        payloads.dumps_call(divmod, (1, lock), {}, serializer)
     assert isinstance(i.value.__cause__, TypeError)
     with pytest.raises(SerializationError, match=r"keyword argument 'key' of sorted\(\)"):
-        wire.dumps_call(sorted, ([],), {"key": lock}, serializer)
-    ok = wire.dumps_call(divmod, (7, 2), {}, serializer)
-    fn, args, kwargs = wire.loads_call(ok, serializer)
+        payloads.dumps_call(sorted, ([],), {"key": lock}, serializer)
+    ok = payloads.dumps_call(divmod, (7, 2), {}, serializer)
+    fn, args, kwargs = payloads.loads_call(ok, serializer)
     assert fn(*args, **kwargs) == (3, 1)
 
 
@@ -496,15 +496,15 @@ def test_unpicklable_result_becomes_an_error_result():
 
 def test_bad_payloads_give_serialization_errors():
     with pytest.raises(SerializationError, match=r"cannot unpickle task payload"):
-        wire.loads_call(b"not a pickle")
+        payloads.loads_call(b"not a pickle")
     with pytest.raises(SerializationError, match=r"not a .function, args, kwargs. triple"):
-        wire.loads_call(pickle.dumps((1, 2, 3)))
+        payloads.loads_call(pickle.dumps((1, 2, 3)))
     ok, exc = wire.unpack_result(Status.OK, b"\x80\x05truncated")
     assert not ok and isinstance(exc, SerializationError)
     with pytest.raises(ConfigError, match=r"serializer"):
-        wire.dumps(1, "json")
+        payloads.dumps(1, "json")
     with pytest.raises(ConfigError, match=r"serializer"):
-        wire.loads(b"", "json")
+        payloads.loads(b"", "json")
 
 
 # -- remote exceptions --------------------------------------------------------------------------
@@ -519,7 +519,7 @@ def _raise_in_worker(exc: BaseException) -> bytes:
     try:
         task_body()
     except BaseException as caught:  # a worker packs everything
-        return wire.pack_exception(caught)
+        return payloads.pack_exception(caught)
     raise AssertionError("unreachable")
 
 
@@ -547,7 +547,7 @@ class HoldsALock(Exception):
     "exc", [ValueError("bad value"), KeyError("k"), CustomError("custom", 3), ZeroDivisionError()]
 )
 def test_remote_exception_keeps_type_message_and_traceback(exc):
-    back = wire.unpack_exception(_raise_in_worker(exc))
+    back = payloads.unpack_exception(_raise_in_worker(exc))
     assert type(back) is type(exc) and back.args == exc.args and str(back) == str(exc)
     cause = back.__cause__
     assert isinstance(cause, RemoteTraceback)
@@ -566,7 +566,7 @@ def test_remote_exception_keeps_type_message_and_traceback(exc):
     ],
 )
 def test_exception_that_cannot_travel_becomes_remote_error(exc, type_name):
-    back = wire.unpack_exception(_raise_in_worker(exc))
+    back = payloads.unpack_exception(_raise_in_worker(exc))
     assert isinstance(back, RemoteError)
     assert back.type_name == type_name and back.message == str(exc)
     assert str(back) == f"{type_name}: {exc}"
@@ -585,7 +585,7 @@ def test_exception_whose_class_is_unknown_to_the_caller_becomes_remote_error():
     payload = msgpack.packb(
         ["workeronly.Boom", "boom", "Traceback ...\nworkeronly.Boom: boom\n", b"\x80\x05junk"]
     )
-    back = wire.unpack_exception(payload)
+    back = payloads.unpack_exception(payload)
     assert isinstance(back, RemoteError) and str(back) == "workeronly.Boom: boom"
     assert back.__cause__.text.endswith("workeronly.Boom: boom\n")
 
@@ -600,14 +600,14 @@ def test_chained_exceptions_keep_the_whole_chain_in_the_traceback_text():
     try:
         task_body()
     except RuntimeError as exc:
-        back = wire.unpack_exception(wire.pack_exception(exc))
+        back = payloads.unpack_exception(payloads.pack_exception(exc))
     assert type(back) is RuntimeError and str(back) == "outer"
     assert "KeyError: 'missing'" in back.__cause__.text
     assert "direct cause" in back.__cause__.text
 
 
 def test_huge_messages_and_tracebacks_are_truncated():
-    back = wire.unpack_exception(_raise_in_worker(HoldsALock("x" * 1_000_000)))
+    back = payloads.unpack_exception(_raise_in_worker(HoldsALock("x" * 1_000_000)))
     assert isinstance(back, RemoteError)
     assert len(back.message) < 20_000 and back.message.endswith("(truncated)")
     assert len(back.traceback_text) < 200_000
@@ -615,7 +615,7 @@ def test_huge_messages_and_tracebacks_are_truncated():
 
 @given(data=st.binary(max_size=64))
 def test_unpack_exception_never_raises(data):
-    back = wire.unpack_exception(data)
+    back = payloads.unpack_exception(data)
     assert isinstance(back, BaseException)
 
 
@@ -627,15 +627,15 @@ def _module_level_double(x):
 
 
 def test_cloudpickle_serializer_uses_plain_pickle_for_references():
-    payload = wire.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
+    payload = payloads.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
     assert payload == pickle.dumps((_module_level_double, (3,), {}), protocol=5)
-    fn, args, kwargs = wire.loads_call(payload, "cloudpickle")
+    fn, args, kwargs = payloads.loads_call(payload, "cloudpickle")
     assert fn(*args, **kwargs) == 6
 
 
 def test_cloudpickle_serializer_falls_back_for_lambdas_and_main():
-    payload = wire.dumps_call(lambda x: x + 1, (1,), {}, "cloudpickle")  # plain pickle raises
-    fn, args, _ = wire.loads_call(payload)
+    payload = payloads.dumps_call(lambda x: x + 1, (1,), {}, "cloudpickle")  # plain pickle raises
+    fn, args, _ = payloads.loads_call(payload)
     assert fn(*args) == 2
 
     def in_main(x):
@@ -643,10 +643,10 @@ def test_cloudpickle_serializer_falls_back_for_lambdas_and_main():
 
     in_main.__module__ = "__main__"
     in_main.__qualname__ = "in_main"
-    payload = wire.dumps_call(in_main, (2,), {}, "cloudpickle")
+    payload = payloads.dumps_call(in_main, (2,), {}, "cloudpickle")
     with pytest.raises(pickle.PicklingError):
         pickle.dumps(in_main)  # so plain pickle could not have made the payload
-    fn, args, _ = wire.loads_call(payload)
+    fn, args, _ = payloads.loads_call(payload)
     assert fn(*args) == 20
 
 
@@ -658,9 +658,9 @@ def test_cloudpickle_serializer_honours_register_pickle_by_value():
     module = sys.modules[__name__]
     cloudpickle.register_pickle_by_value(module)
     try:
-        payload = wire.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
+        payload = payloads.dumps_call(_module_level_double, (3,), {}, "cloudpickle")
     finally:
         cloudpickle.unregister_pickle_by_value(module)
     assert payload != pickle.dumps((_module_level_double, (3,), {}), protocol=5)
-    fn, args, _ = wire.loads_call(payload)
+    fn, args, _ = payloads.loads_call(payload)
     assert fn(*args) == 6

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, NoReturn
 
-from . import wire
+from . import payloads, wire
 from .errors import ConfigError
 
 __all__ = [
@@ -410,8 +410,11 @@ class PoolConfig:
     prefetch: int = _knob(
         name="prefetch",
         kind="int",
-        default=8,
-        doc="credit window: most tasks one worker may hold (running plus queued in it)",
+        default=256,
+        doc=(
+            "credit window: most tasks one worker may hold (running plus queued in it); the "
+            "window in use adapts below it to about 2 ms of the worker's measured work"
+        ),
         unit="tasks",
         low=1,
         high=wire.MAX_CREDIT,
@@ -467,7 +470,7 @@ class PoolConfig:
         kind="choice",
         default="cloudpickle",
         doc="payload serializer: cloudpickle (lambdas, closures) or pickle (faster)",
-        choices=wire.SERIALIZERS,
+        choices=payloads.SERIALIZERS,
     )
     worker_weights: tuple[float, ...] | None = _knob(
         name="worker_weights",

@@ -22,26 +22,24 @@ that the payload lengths in the header add up to the payload frame's size, and r
 violation as :class:`~tuner.errors.ProtocolError` with a short reason.  msgpack is unpacked
 with length limits, so a tiny frame cannot make the receiver allocate gigabytes.
 
-Payloads are pickles and unpickling runs code: call :func:`loads`, :func:`loads_call` and
-:func:`unpack_result` only on frames from an authenticated peer (a local worker, loopback or
-ipc, or a CURVE-authenticated remote worker).  :func:`decode` itself never unpickles.
+Payloads are opaque bytes here; :mod:`tuner.payloads` makes and reads them (pickled calls,
+values, exceptions).  :func:`decode` never unpickles; :func:`unpack_result` does, so call it
+only on frames from an authenticated peer (a local worker, loopback or ipc, or a
+CURVE-authenticated remote worker).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import pickle
-import reprlib
-import traceback
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final, TypeAlias
 
-import cloudpickle
 import msgpack
 
-from .errors import ConfigError, ProtocolError, RemoteError, RemoteTraceback, SerializationError
+from .errors import ProtocolError, SerializationError
+from .payloads import SERIALIZERS, dumps, loads, pack_exception, unpack_exception
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -58,11 +56,9 @@ __all__ = [
     "MAX_MESSAGE_BYTES",
     "MAX_TEXT_BYTES",
     "MIN_MESSAGE_BYTES",
-    "PICKLE_PROTOCOL",
     "PROTOCOL_VERSION",
     "RECONNECT_INITIAL_S",
     "RECONNECT_MAX_S",
-    "SERIALIZERS",
     "Disconnect",
     "Heartbeat",
     "Message",
@@ -75,15 +71,10 @@ __all__ = [
     "Tasks",
     "Welcome",
     "decode",
-    "dumps",
-    "dumps_call",
     "encode",
-    "loads",
-    "loads_call",
-    "pack_exception",
+    "encode_tasks",
     "pack_result",
     "reconnect_delay_s",
-    "unpack_exception",
     "unpack_result",
 ]
 
@@ -136,16 +127,8 @@ MAX_MESSAGE_BYTES: Final = 2**31
 DEFAULT_MAX_MESSAGE_BYTES: Final = 64 * 2**20
 """Default bound on one message, all frames together (64 MiB)."""
 
-SERIALIZERS: Final = ("cloudpickle", "pickle")
-"""Payload serializers: cloudpickle (lambdas, closures) or the standard pickle (faster)."""
-
-PICKLE_PROTOCOL: Final = 5
-"""Pickle protocol for payloads (out-of-band buffers capable; Python >= 3.8 on both ends)."""
-
 _MAX_PID: Final = 2**32 - 1
 _MAX_BUSY_NS: Final = 2**64 - 1
-_MAX_MESSAGE_TEXT_CHARS: Final = 10_000  # of an exception's str() in an error payload
-_MAX_TRACEBACK_CHARS: Final = 100_000  # of a formatted traceback (the tail is kept)
 
 # Every msgpack unpack in this module is bounded: no bin/ext/map in headers, short strings,
 # arrays no longer than a full batch.  Declared lengths beyond these fail before allocation.
@@ -492,9 +475,7 @@ def encode(msg: Message, *, max_message_bytes: int | None = None) -> list[bytes]
     """
     kind = type(msg)
     if kind is Tasks:
-        tasks = msg.tasks
-        header = [PROTOCOL_VERSION, 3, [[t.task_id, t.attempt, len(t.payload)] for t in tasks]]
-        frames = [msgpack.packb(header), b"".join([t.payload for t in tasks])]
+        frames = encode_tasks([(t.task_id, t.attempt, t.payload) for t in msg.tasks])
     elif kind is Results:
         header = [
             PROTOCOL_VERSION,
@@ -537,6 +518,16 @@ def encode(msg: Message, *, max_message_bytes: int | None = None) -> list[bytes]
                 f"message of {total} bytes exceeds max_message_bytes={max_message_bytes}"
             )
     return frames
+
+
+def encode_tasks(entries: Sequence[tuple[int, int, bytes]]) -> list[bytes]:
+    """The frames of a TASKS message from ``(task_id, attempt, payload)`` triples.
+
+    The broker's hot path: it encodes its own, already valid records without building a
+    :class:`Task` per entry (``encode(Tasks(...))`` gives the same frames).
+    """
+    header = [PROTOCOL_VERSION, 3, [[i, a, len(p)] for i, a, p in entries]]
+    return [msgpack.packb(header), b"".join([e[2] for e in entries])]
 
 
 def decode(
@@ -713,273 +704,10 @@ _PARSERS: Final[dict[MessageType, Callable[[list[Any], list[bytes], int], Messag
     MessageType.DISCONNECT: _parse_disconnect,
 }
 
+
 # ---------------------------------------------------------------------------------------------
-# Payloads: pickling with errors that name the culprit; exceptions that bring tracebacks home
+# Result entries: a task's value or exception as a RESULTS entry carries it
 # ---------------------------------------------------------------------------------------------
-
-_short = reprlib.Repr()
-_short.maxstring = 60
-_short.maxother = 60
-
-
-def _describe(obj: object) -> str:
-    kind = type(obj)
-    name = _qualname(kind)
-    qual = getattr(obj, "__qualname__", None)
-    if isinstance(qual, str) and (callable(obj) or isinstance(obj, type)):
-        module = getattr(obj, "__module__", None)
-        return f"{module}.{qual}" if isinstance(module, str) else qual  # functions, classes
-    try:
-        text = _short.repr(obj)
-    except Exception:
-        text = "<repr failed>"
-    return f"{text} (type {name})"
-
-
-def _qualname(kind: type) -> str:
-    module = getattr(kind, "__module__", None) or "?"
-    qual = getattr(kind, "__qualname__", None) or getattr(kind, "__name__", "?")
-    return qual if module == "builtins" else f"{module}.{qual}"
-
-
-def _check_serializer(serializer: str) -> None:
-    if serializer not in SERIALIZERS:
-        raise ConfigError(
-            f"serializer={serializer!r} is not one of {', '.join(map(repr, SERIALIZERS))}",
-            knob="serializer",
-            value=serializer,
-            valid=", ".join(SERIALIZERS),
-        )
-
-
-# Modules registered with cloudpickle.register_pickle_by_value (empty unless someone did).
-_BY_VALUE_MODULES: Final[Any] = getattr(
-    getattr(cloudpickle, "cloudpickle", None), "_PICKLE_BY_VALUE_MODULES", None
-)
-
-
-def _raw_dumps(obj: object, serializer: str) -> bytes:
-    if serializer == "cloudpickle":
-        # Fast path: plain pickle (3-4x faster than a CloudPickler) whenever its output is
-        # what cloudpickle would send too, i.e. everything pickles by reference to importable
-        # modules.  Lambdas, closures and local classes make plain pickle raise; objects of
-        # ``__main__`` (which cloudpickle sends by value) name that module in the output; a
-        # module registered for pickling by value disables the fast path.  Any of these falls
-        # back to cloudpickle.
-        if not _BY_VALUE_MODULES:
-            try:
-                data = pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
-            except Exception:
-                pass
-            else:
-                if b"__main__" not in data:
-                    return data
-        return cloudpickle.dumps(obj, protocol=PICKLE_PROTOCOL)
-    return pickle.dumps(obj, protocol=PICKLE_PROTOCOL)
-
-
-def dumps(obj: object, serializer: str = "cloudpickle", *, what: str = "object") -> bytes:
-    """Pickle ``obj`` with the pool's serializer; a failure names ``what`` and the object.
-
-    Parameters
-    ----------
-    obj : object
-        What to pickle.
-    serializer : {"cloudpickle", "pickle"}
-        cloudpickle pickles lambdas, closures and interactively defined functions by value;
-        pickle is faster but pickles functions by reference only.
-    what : str
-        How to name ``obj`` in the error message (``"the result of task 7"``).
-
-    Raises
-    ------
-    SerializationError
-        Pickling failed, for whatever reason (the original error is the ``__cause__``).
-    ConfigError
-        ``serializer`` is not one of :data:`SERIALIZERS`.
-    """
-    _check_serializer(serializer)
-    try:
-        return _raw_dumps(obj, serializer)
-    except Exception as exc:
-        raise SerializationError(
-            f"cannot pickle {what}: {_describe(obj)} with {serializer}: {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def loads(data: bytes, serializer: str = "cloudpickle", *, what: str = "payload") -> Any:
-    """Unpickle a payload from an authenticated peer (unpickling runs code: never otherwise).
-
-    ``serializer`` is checked for symmetry with :func:`dumps`; both are read by
-    ``pickle.loads`` (cloudpickle output is ordinary pickle data).
-
-    Raises
-    ------
-    SerializationError
-        Unpickling failed, e.g. the class or function lives in a module the receiver cannot
-        import (the original error is the ``__cause__``).
-    """
-    _check_serializer(serializer)
-    try:
-        return pickle.loads(data)
-    except Exception as exc:
-        raise SerializationError(
-            f"cannot unpickle {what} ({len(data)} bytes): {type(exc).__name__}: {exc}"
-        ) from exc
-
-
-def dumps_call(
-    fn: Callable[..., Any],
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    serializer: str = "cloudpickle",
-) -> bytes:
-    """Pickle one call ``fn(*args, **kwargs)`` as a task payload; used at ``submit``.
-
-    On failure, each part is pickled on its own to name the culprit, so the future fails at
-    ``submit`` with e.g. "cannot pickle argument 1 of submit(...) <_thread.lock ...>".
-
-    Raises
-    ------
-    SerializationError
-        Naming the function, the positional argument (by index) or the keyword argument.
-    """
-    _check_serializer(serializer)
-    try:
-        return _raw_dumps((fn, args, kwargs), serializer)
-    except Exception as whole:
-        fn_name = getattr(fn, "__qualname__", None) or _describe(fn)
-        parts: list[tuple[str, object]] = [("the function", fn)]
-        parts += [(f"argument {i} of {fn_name}()", a) for i, a in enumerate(args)]
-        parts += [(f"keyword argument {k!r} of {fn_name}()", v) for k, v in kwargs.items()]
-        for what, part in parts:
-            dumps(part, serializer, what=what)  # raises, naming this part
-        raise SerializationError(
-            f"cannot pickle the call {fn_name}(...) with {serializer}: "
-            f"{type(whole).__name__}: {whole}"
-        ) from whole
-
-
-def loads_call(
-    data: bytes, serializer: str = "cloudpickle"
-) -> tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]:
-    """Unpickle a task payload made by :func:`dumps_call` and check its shape (in the worker).
-
-    Raises
-    ------
-    SerializationError
-        The payload does not unpickle, or is not ``(callable, tuple, dict)``.
-    """
-    call = loads(data, serializer, what="task payload")
-    if (
-        type(call) is not tuple
-        or len(call) != 3
-        or not callable(call[0])
-        or type(call[1]) is not tuple
-        or type(call[2]) is not dict
-    ):
-        raise SerializationError("task payload is not a (function, args, kwargs) triple")
-    return call
-
-
-def _format_traceback(exc: BaseException) -> str:
-    try:
-        text = "".join(traceback.format_exception(exc))
-    except Exception:
-        text = f"<traceback of {type(exc).__name__} could not be formatted>\n"
-    if len(text) > _MAX_TRACEBACK_CHARS:
-        text = "...(traceback truncated)...\n" + text[-_MAX_TRACEBACK_CHARS:]
-    return text
-
-
-def pack_exception(exc: BaseException, serializer: str = "cloudpickle") -> bytes:
-    """Package an exception raised in a worker, with its traceback, as a result payload.
-
-    The payload is a msgpack array ``[type_name, message, traceback_text, pickled]`` where
-    ``pickled`` is the exception pickled alone, or nil if it would not survive a pickle round
-    trip (unpicklable attributes, an ``__init__`` that rejects its own ``args``).  Type name,
-    message and traceback travel as plain text so the caller always gets them, even when the
-    exception's class cannot be imported there.
-
-    Returns
-    -------
-    bytes
-        Payload for a RESULTS entry with status ERROR or UNPICKLABLE_RESULT.
-    """
-    _check_serializer(serializer)
-    type_name = _qualname(type(exc))
-    try:
-        message = str(exc)
-    except Exception:
-        message = "<str() of the exception failed>"
-    if len(message) > _MAX_MESSAGE_TEXT_CHARS:
-        message = message[:_MAX_MESSAGE_TEXT_CHARS] + "...(truncated)"
-    tb_text = _format_traceback(exc)
-    pickled: bytes | None
-    try:
-        pickled = _raw_dumps(exc, serializer)
-        if type(pickle.loads(pickled)) is not type(exc):  # must survive the round trip
-            pickled = None
-    except Exception:
-        pickled = None
-    return msgpack.packb([_safe_text(type_name), _safe_text(message), _safe_text(tb_text), pickled])
-
-
-def _safe_text(text: str) -> str:
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-def unpack_exception(data: bytes, serializer: str = "cloudpickle") -> BaseException:
-    """Rebuild, in the caller, the exception packed by :func:`pack_exception`; never raises.
-
-    Returns
-    -------
-    BaseException
-        The original exception when it unpickles, else a :class:`~tuner.errors.RemoteError`
-        with its type name, message and traceback; either way ``__cause__`` is a
-        :class:`~tuner.errors.RemoteTraceback` holding the worker's traceback text.  A
-        malformed payload gives a :class:`~tuner.errors.SerializationError`.  Set the result
-        on the task's future.
-    """
-    _check_serializer(serializer)
-    try:
-        fields = msgpack.unpackb(
-            data,
-            raw=False,
-            max_str_len=len(data),
-            max_bin_len=len(data),
-            max_array_len=4,
-            max_map_len=0,
-            max_ext_len=0,
-        )
-    except _UNPACK_ERRORS as exc:
-        return _chained(SerializationError("malformed error payload from worker"), exc)
-    if (
-        type(fields) is not list
-        or len(fields) != 4
-        or not all(type(f) is str for f in fields[:3])
-        or not (fields[3] is None or type(fields[3]) is bytes)
-    ):
-        return SerializationError("malformed error payload from worker")
-    type_name, message, tb_text, pickled = fields
-    result: BaseException | None = None
-    if pickled is not None:
-        try:
-            candidate = pickle.loads(pickled)
-        except Exception:
-            candidate = None
-        if isinstance(candidate, BaseException):
-            result = candidate
-    if result is None:
-        result = RemoteError(type_name, message, tb_text)
-    result.__cause__ = RemoteTraceback(tb_text)
-    return result
-
-
-def _chained(error: BaseException, cause: BaseException) -> BaseException:
-    error.__cause__ = cause
-    return error
-
 
 def pack_result(value: object, serializer: str = "cloudpickle") -> tuple[Status, bytes]:
     """Pickle a task's return value in the worker: ``(OK, pickled)`` or, when the value does

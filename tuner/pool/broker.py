@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import subprocess
@@ -54,6 +55,7 @@ from tuner import security, transport, wire
 from tuner.config import PoolConfig, parse_endpoint
 from tuner.errors import ConfigError, ProtocolError, WorkerCrashed
 
+from ._map import MapFeed
 from .balancers import make_balancer
 from .supervisor import Supervisor
 
@@ -62,12 +64,26 @@ __all__ = ["Broker", "PoolStats", "WorkerStats"]
 log = logging.getLogger("tuner.pool")
 
 _RECV_BURST = 256  # messages read per wake-up before the loop does other work
+QUEUED_WORK_S = 0.002
+"""Work a worker is given to hold, in seconds of its measured run time per item: the window
+in use is ``clamp(QUEUED_WORK_S / item time, INITIAL_WINDOW, window)``.  Long enough to
+cover several transport round trips (so short tasks stream), short enough that long tasks
+are not queued behind each other on one worker while another idles."""
+INITIAL_WINDOW = 2
+"""Window in use before a worker's first results say how long its tasks take."""
 _MAX_START_FAILURES = 20  # consecutive worker deaths before any READY: stop restarting
 
 
 @dataclass(frozen=True, slots=True)
 class WorkerStats:
-    """One live worker as the broker sees it (a frozen copy)."""
+    """One live worker as the broker sees it (a frozen copy).
+
+    ``outstanding`` counts items held (a map block counts its calls); ``credit`` is how many
+    more it may be sent now; ``window`` is the window in use, adapted between
+    ``INITIAL_WINDOW`` and the pool's ``prefetch`` to ``QUEUED_WORK_S`` of work at
+    ``item_time_s``, the moving average of one item's run time in the worker (0 until its
+    first result).
+    """
 
     worker_id: bytes
     pid: int
@@ -79,6 +95,8 @@ class WorkerStats:
     busy_s: float
     outstanding: int
     credit: int
+    window: int
+    item_time_s: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,13 +151,24 @@ class PoolStats:
 
 @dataclass(slots=True, eq=False)
 class _TaskRec:
+    """One task as the broker tracks it.
+
+    ``future`` is a ``concurrent.futures.Future`` (``submit``), a
+    :class:`~tuner.pool._map.MapSlot` (one map item) or a :class:`~tuner.pool._map.MapBlock`
+    (``weight`` map items sent as one task); all three answer the calls the broker makes.
+    Credits, balancer loads and the stats count items: a block counts ``weight``.
+    """
+
     task_id: int
     key: Any
     payload: bytes
-    future: Future[Any]
+    future: Any
     function: str
     submitted_at: float
     attempt: int = 0
+    weight: int = 1
+    #: the map call this task was cut from, if any
+    feed: Any = None
     started: bool = False
     resolved: bool = False
     #: identities of the workers this task was sent to: only they may settle it
@@ -151,6 +180,7 @@ class _Peer:
     wid: bytes
     pid: int
     host: str
+    #: the granted window: most items this worker may hold (``prefetch``, or less if asked)
     window: int
     local: bool
     slot: str
@@ -160,6 +190,12 @@ class _Peer:
     done: int = 0
     retries: int = 0
     busy_ns: int = 0
+    #: items held (a map block counts its calls)
+    out: int = 0
+    #: the window in use now, adapted to the task durations (see Broker._adapt)
+    active: int = 1
+    #: moving average of one item's run time in the worker, ns (0 = not known yet)
+    item_ns: float = 0.0
 
 
 def _close_fds(*fds: int) -> None:
@@ -217,6 +253,11 @@ class Broker:
         self._balancer = make_balancer(config.balancer, **self._balancer_options())
         self._supervisor = Supervisor(self.address, keys_dir=config.curve_keys_dir)
         self._inbox: collections.deque[Any] = collections.deque()
+        #: task ids, shared with the executor (next() on a count is atomic under the GIL)
+        self.ids = itertools.count()
+        #: map items per block the executor should make now: half the smallest window in
+        #: use (read by caller threads: a plain int, replaced whole)
+        self.block_hint = 1
         self._bell_r, self._bell_w = os.pipe()
         os.set_blocking(self._bell_r, False)
         os.set_blocking(self._bell_w, False)
@@ -225,6 +266,8 @@ class Broker:
         weakref.finalize(self, _close_fds, self._bell_r, self._bell_w)
         self._rung = False
         self._queue: collections.deque[_TaskRec] = collections.deque()
+        #: map calls whose items wait to be cut into tasks (see _cut_feeds)
+        self._feeds: collections.deque[MapFeed] = collections.deque()
         self._tasks: dict[int, _TaskRec] = {}
         self._peers: dict[bytes, _Peer] = {}
         self._credit: dict[bytes, int] = {}
@@ -323,7 +366,7 @@ class Broker:
             if now >= next_tick:
                 next_tick = now + tick
                 self._housekeeping(now)
-            if self._stopping and not self._tasks:
+            if self._stopping and not self._tasks and not self._feeds:
                 return
 
     # ------------------------------------------------------------------ inbox
@@ -332,10 +375,14 @@ class Broker:
         inbox = self._inbox
         while inbox:
             item = inbox.popleft()
-            if type(item) is _TaskRec:
+            kind = type(item)
+            if kind is _TaskRec:
                 self._tasks[item.task_id] = item
                 self._queue.append(item)
                 self._counts["submitted"] += 1
+            elif kind is MapFeed:  # a map call's items (or more of them)
+                if item not in self._feeds:
+                    self._feeds.append(item)
             else:
                 command, fut, args = item
                 try:
@@ -356,9 +403,14 @@ class Broker:
         for rec in list(self._queue):
             if not rec.started and rec.future.cancel():
                 self._forget(rec)
-                self._counts["cancelled"] += 1
-                n += 1
+                self._counts["cancelled"] += rec.weight
+                n += rec.weight
         self._queue = collections.deque(r for r in self._queue if not r.resolved)
+        for feed in self._feeds:
+            cancelled = feed.cancel_all()
+            self._counts["cancelled"] += cancelled
+            n += cancelled
+        self._feeds.clear()
         return n
 
     def _cmd_kill_worker(self, pid: int) -> bool:  # used by tests and the tuner
@@ -370,6 +422,41 @@ class Broker:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self) -> None:
+        while True:
+            self._dispatch_queue()
+            if self._queue or not self._feeds or not self._cut_feeds():
+                return
+
+    def _cut_feeds(self) -> bool:
+        """Queue map items from the feeds, as much as the workers' free credit takes, in
+        blocks of half the smallest window in use; returns whether anything was queued."""
+        free = sum(c for c in self._credit.values() if c > 0)
+        if free <= 0:
+            return False
+        hint = self.block_hint
+        feeds, queue, tasks, counts = self._feeds, self._queue, self._tasks, self._counts
+        queued = False
+        while free > 0 and feeds:
+            feed = feeds[0]
+            parts, cancelled, failed = feed.cut(min(hint, feed.block, free))
+            counts["cancelled"] += cancelled
+            counts["failed"] += failed
+            counts["submitted"] += failed
+            for payload, future, weight, submitted_at in parts:
+                rec = _TaskRec(next(self.ids), None, payload, future, feed.name, submitted_at)
+                rec.weight = weight
+                rec.feed = feed
+                rec.started = True
+                tasks[rec.task_id] = rec
+                queue.append(rec)
+                counts["submitted"] += weight
+                free -= weight
+                queued = True
+            if not feed.pending:
+                feeds.popleft()
+        return queued
+
+    def _dispatch_queue(self) -> None:
         queue, credit, balancer = self._queue, self._credit, self._balancer
         batch_size = self.config.batch_size
         max_batch = wire.MAX_BATCH_TASKS
@@ -381,7 +468,7 @@ class Broker:
             if not head.started and head.future.cancelled():
                 queue.popleft()
                 self._forget(head)
-                self._counts["cancelled"] += 1
+                self._counts["cancelled"] += head.weight
                 continue
             wid = balancer.choose(head.key, credit)
             if wid is None:
@@ -391,9 +478,12 @@ class Broker:
             # worker's credit.  Waiting tasks gain nothing from separate messages, and each
             # message costs the broker, the transport and the worker far more than a task.
             share = -(-len(queue) // len(credit)) if len(queue) > batch_size else batch_size
+            # Counted in items (a map block weighs its calls); a block is never cut, so a
+            # worker may hold up to one block minus one item beyond its window.
             room = min(max(batch_size, share), credit[wid], max_batch)
             batch: list[_TaskRec] = []
-            while queue and len(batch) < room:
+            taken = 0
+            while queue and taken < room and len(batch) < max_batch:
                 rec = queue[0]
                 if batch and rec.key is not None:
                     break  # a keyed task asks the balancer for its own worker
@@ -403,17 +493,18 @@ class Broker:
                 if not rec.started:
                     if not rec.future.set_running_or_notify_cancel():
                         self._forget(rec)
-                        self._counts["cancelled"] += 1
+                        self._counts["cancelled"] += rec.weight
                         continue
                     rec.started = True
                 batch.append(rec)
+                taken += rec.weight
             if batch:
-                self._send_batch(wid, batch)
+                self._send_batch(wid, batch, taken)
 
-    def _send_batch(self, wid: bytes, batch: list[_TaskRec]) -> None:
-        msg = wire.Tasks(tuple(wire.Task(r.task_id, r.attempt, r.payload) for r in batch))
+    def _send_batch(self, wid: bytes, batch: list[_TaskRec], items: int) -> None:
+        frames = wire.encode_tasks([(r.task_id, r.attempt, r.payload) for r in batch])
         try:
-            self._sock.send_multipart([wid, *wire.encode(msg)])
+            self._sock.send_multipart([wid, *frames])
         except zmq.ZMQError as exc:
             self._queue.extendleft(reversed(batch))
             self._worker_dead(wid, f"send failed: {exc.strerror}")
@@ -421,12 +512,12 @@ class Broker:
         peer = self._peers[wid]
         peer.last_sent = time.monotonic()
         held = peer.held
-        on_sent = self._balancer.on_sent
         for rec in batch:
             held[rec.task_id] = rec
             rec.sent_to.append(wid)
-            on_sent(wid)
-        self._credit[wid] -= len(batch)
+        self._balancer.on_sent(wid, items)
+        peer.out += items
+        self._credit[wid] = peer.active - peer.out
 
     # ------------------------------------------------------------------ receive
 
@@ -483,19 +574,21 @@ class Broker:
     def _on_ready(self, wid: bytes, msg: wire.Ready) -> None:
         if wid in self._peers:
             self._worker_dead(wid, "sent READY again")
-        if self._stopping and not self._tasks:
+        if self._stopping and not self._tasks and not self._feeds:
             self._send(wid, wire.Disconnect("pool is shutting down"))
             return
         cfg = self.config
         local = msg.pid in self._supervisor.procs
         window = min(msg.credit, cfg.prefetch)
+        active = min(window, INITIAL_WINDOW)
         weight = 1.0
         if self._weights and local:
             weight = self._weights[len(self._peers) % len(self._weights)]
         now = time.monotonic()
         slot = self._balancer.add_worker(wid, weight)
-        self._peers[wid] = _Peer(wid, msg.pid, msg.host, window, local, slot, now, now)
-        self._credit[wid] = window
+        peer = _Peer(wid, msg.pid, msg.host, window, local, slot, now, now, active=active)
+        self._peers[wid] = peer
+        self._credit[wid] = active
         self._start_failures = 0
         if local:
             self._ready_pids.add(msg.pid)
@@ -520,13 +613,18 @@ class Broker:
         serializer = self.config.serializer
         now = time.perf_counter()
         stray = False
+        latencies: list[float] = []
+        completed = failed = 0
+        held = peer.held if peer is not None else None
+        tasks = self._tasks
+        returned = busy = 0
         for res in msg.results:
-            if peer is not None and peer.held.pop(res.task_id, None) is not None:
-                self._credit[peer.wid] += 1
-                self._balancer.on_done(peer.wid)
-                peer.done += 1
-                peer.busy_ns += res.busy_ns
-            rec = self._tasks.get(res.task_id)
+            if held is not None:
+                mine = held.pop(res.task_id, None)
+                if mine is not None:
+                    returned += mine.weight
+                    busy += res.busy_ns
+            rec = tasks.get(res.task_id)
             if rec is not None and wid not in rec.sent_to:
                 self._counts["unexpected_results"] += 1
                 stray = True
@@ -535,16 +633,46 @@ class Broker:
                 self._counts["duplicates"] += 1
                 continue
             ok, value = wire.unpack_result(res.status, res.payload, serializer)
-            self._forget(rec)
-            self._hist.record(max(0.0, now - rec.submitted_at))
+            rec.resolved = True
+            del tasks[rec.task_id]
+            weight = rec.weight
+            latency = now - rec.submitted_at
+            if weight == 1:
+                latencies.append(latency)
+            else:
+                latencies.extend([latency] * weight)
+            if rec.feed is not None:
+                rec.feed.grow()
             if ok:
-                rec.future.set_result(value)
-                self._counts["completed"] += 1
+                bad = rec.future.set_result(value) or 0  # a MapBlock returns its failed calls
+                completed += weight - bad
+                failed += bad
             else:
                 rec.future.set_exception(value)
-                self._counts["failed"] += 1
+                failed += weight
+        if returned:
+            self._returned(peer, returned, busy)  # type: ignore[arg-type]
+        counts = self._counts
+        counts["completed"] += completed
+        counts["failed"] += failed
+        if latencies:
+            self._hist.record_many(latencies)
         if stray and peer is None:
             self._send(wid, wire.Disconnect("unknown worker: send READY"))
+
+    def _returned(self, peer: _Peer, items: int, busy_ns: int) -> None:
+        """``items`` held by ``peer`` came back after ``busy_ns`` of work: free their credit
+        and adapt the peer's window to how long its items take."""
+        self._balancer.on_done(peer.wid, items)
+        peer.done += items
+        peer.busy_ns += busy_ns
+        peer.out -= items
+        sample = busy_ns / items
+        peer.item_ns = sample if peer.item_ns == 0.0 else 0.7 * peer.item_ns + 0.3 * sample
+        want = int(QUEUED_WORK_S * 1e9 / max(peer.item_ns, 1.0))
+        peer.active = max(min(INITIAL_WINDOW, peer.window), min(want, peer.window))
+        self._credit[peer.wid] = peer.active - peer.out
+        self.block_hint = max(1, min(p.active for p in self._peers.values()) // 2)
 
     def _forget(self, rec: _TaskRec) -> None:
         rec.resolved = True
@@ -587,7 +715,7 @@ class Broker:
             self._start_failures += 1
             self._counts["worker_deaths"] += 1
         self._ready_pids.discard(pid)
-        if not self._stopping or self._tasks:  # replace it while work remains
+        if not self._stopping or self._tasks or self._feeds:  # replace it while work remains
             if self._start_failures > _MAX_START_FAILURES:
                 log.error("tuner pool: workers keep dying before READY; giving up")
                 self.error = RuntimeError(
@@ -596,6 +724,7 @@ class Broker:
                 for rec in list(self._tasks.values()):
                     self._resolve_error(rec, WorkerCrashed(rec.task_id, rec.function, 0))
                 self._queue.clear()
+                self._fail_feeds(self.error)
                 self._stopping = True
                 return
             self._spawn()
@@ -617,15 +746,34 @@ class Broker:
             if rec.attempt > max_retries:
                 self._forget(rec)
                 rec.future.set_exception(WorkerCrashed(rec.task_id, rec.function, rec.attempt))
-                self._counts["failed"] += 1
+                self._counts["failed"] += rec.weight
             else:
-                requeue.append(rec)
-                peer.retries += 1
-                self._counts["retries"] += 1
+                parts = self._split(rec) if rec.weight > 1 else [rec]
+                requeue.extend(parts)
+                peer.retries += len(parts)
+                self._counts["retries"] += len(parts)
         self._queue.extendleft(reversed(requeue))
         if peer.local and peer.pid in self._supervisor.procs:
             self._send(wid, wire.Disconnect(reason[:200]))
             self._supervisor.kill(peer.pid)  # its pidfd fires; the replacement starts then
+
+    def _split(self, rec: _TaskRec) -> list[_TaskRec]:
+        """Re-queue a map block whose worker died as one task per call: an item that kills
+        its worker then fails alone, after its own retries."""
+        self._forget(rec)
+        parts: list[_TaskRec] = []
+        for payload, slot, error in rec.future.split():
+            if payload is None:
+                slot.set_exception(error)
+                self._counts["failed"] += 1
+                continue
+            part = _TaskRec(
+                next(self.ids), None, payload, slot, rec.function, rec.submitted_at, rec.attempt
+            )
+            part.started = True
+            self._tasks[part.task_id] = part
+            parts.append(part)
+        return parts
 
     def _spawn(self) -> None:
         proc = self._supervisor.spawn()
@@ -650,8 +798,10 @@ class Broker:
                 tasks_done=p.done,
                 retries=p.retries,
                 busy_s=p.busy_ns / 1e9,
-                outstanding=len(p.held),
+                outstanding=sum(r.weight for r in p.held.values()),
                 credit=self._credit.get(p.wid, 0),
+                window=p.active,
+                item_time_s=p.item_ns / 1e9,
             )
             for p in self._peers.values()
         )
@@ -665,8 +815,9 @@ class Broker:
             failed=c["failed"],
             cancelled=c["cancelled"],
             retries=c["retries"],
-            queued=len(self._queue),
-            in_flight=sum(len(p.held) for p in self._peers.values()),
+            queued=sum(r.weight for r in self._queue if not r.resolved)
+            + sum(len(f.pending) for f in self._feeds),
+            in_flight=sum(r.weight for p in self._peers.values() for r in p.held.values()),
             workers_started=self._supervisor.started,
             worker_deaths=c["worker_deaths"],
             protocol_errors=c["protocol_errors"],
@@ -681,14 +832,20 @@ class Broker:
         self._forget(rec)
         if rec.started or rec.future.set_running_or_notify_cancel():
             rec.future.set_exception(exc)
-            self._counts["failed"] += 1
+            self._counts["failed"] += rec.weight
 
     def _fail_all(self, exc: BaseException) -> None:
         self._drain_inbox_quietly()
         for rec in list(self._tasks.values()):
             self._resolve_error(rec, exc)
         self._queue.clear()
+        self._fail_feeds(exc)
         self._stopping = True
+
+    def _fail_feeds(self, exc: BaseException) -> None:
+        for feed in self._feeds:
+            self._counts["failed"] += feed.fail_all(exc)
+        self._feeds.clear()
 
     def _drain_inbox_quietly(self) -> None:
         with contextlib.suppress(Exception):  # teardown must go on
@@ -708,6 +865,7 @@ class Broker:
             err = self.error or RuntimeError("the pool was shut down")
             for rec in list(self._tasks.values()):  # only after a broker error
                 self._resolve_error(rec, err)
+            self._fail_feeds(err)
             self._close_sockets()
 
     def _close_sockets(self) -> None:

@@ -3,7 +3,7 @@
 The call path of one task::
 
     submit(fn, *args)                         caller thread
-      |-- wire.dumps_call(fn, args, kwargs)   pickled here: an unpicklable call fails THIS future
+      |-- payloads.dumps_call(fn, args, kwargs)  pickled here: an unpicklable call fails here
       |-- Broker.post(_TaskRec)               deque + doorbell byte
       v
     broker thread: queue -> balancer -> TASKS -> worker process -> RESULTS -> future resolved
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import itertools
 import threading
 import time
@@ -25,15 +26,18 @@ from concurrent.futures import CancelledError, Executor, Future
 from concurrent.futures import TimeoutError as FuturesTimeout
 from typing import Any
 
-from tuner import wire
+from tuner import payloads
 from tuner.config import PoolConfig
 from tuner.errors import QueueFull, SerializationError
 
+from ._map import MapFeed, MapGroup, MapSlot, iterate_results
 from .broker import Broker, PoolStats, _TaskRec
 
 __all__ = ["WorkerPool"]
 
 _live_brokers: weakref.WeakSet[Broker] = weakref.WeakSet()
+
+_MAP_BLOCK = 4096  # map items read before the broker is first told (it starts meanwhile)
 
 
 def _shutdown_live_brokers() -> None:
@@ -73,7 +77,9 @@ class WorkerPool(Executor):
         Tasks coalesced into one message to a worker at least, when that many are queued;
         a deeper queue is split in fair shares up to each worker's credit (``prefetch``).
     prefetch : int
-        Credit window: most tasks one worker may hold.
+        Credit window: most tasks one worker may hold.  The window in use adapts below it:
+        about 2 ms of the worker's measured work per item, at least 2 (see
+        :data:`tuner.pool.broker.QUEUED_WORK_S`).
     max_retries : int
         Re-runs of a task whose worker died before it fails with WorkerCrashed.
     bind : str, optional
@@ -92,7 +98,7 @@ class WorkerPool(Executor):
         max_workers: int | None = None,
         balancer: str = "power_of_two",
         batch_size: int = 1,
-        prefetch: int = 8,
+        prefetch: int = 256,
         max_retries: int = 2,
         bind: str | None = None,
         **options: Any,
@@ -108,7 +114,6 @@ class WorkerPool(Executor):
         )
         self._lock = threading.Lock()
         self._shutdown = False
-        self._ids = itertools.count()
         cfg = self._config
         self._slots = threading.BoundedSemaphore(cfg.queue_size) if cfg.queue_size else None
         self._broker = Broker(cfg)
@@ -160,7 +165,7 @@ class WorkerPool(Executor):
             raise RuntimeError("cannot schedule new futures after shutdown")
         future: Future[Any] = Future()
         try:
-            payload = wire.dumps_call(fn, args, kwargs, self._config.serializer)
+            payload = payloads.dumps_call(fn, args, kwargs, self._config.serializer)
         except SerializationError as exc:
             future.set_running_or_notify_cancel()
             future.set_exception(exc)
@@ -168,7 +173,7 @@ class WorkerPool(Executor):
         if self._slots is not None:
             self._acquire_slot(future)
         rec = _TaskRec(
-            next(self._ids), key, payload, future, _function_name(fn), time.perf_counter()
+            next(self._broker.ids), key, payload, future, _function_name(fn), time.perf_counter()
         )
         with self._lock:
             if self._shutdown:
@@ -181,15 +186,25 @@ class WorkerPool(Executor):
         return future
 
     def _acquire_slot(self, future: Future[Any]) -> None:
-        assert self._slots is not None  # only called with a queue bound
-        if self._config.on_full == "raise":
-            if not self._slots.acquire(blocking=False):
-                raise QueueFull(
-                    f"{self._config.queue_size} tasks are waiting (queue_size); on_full='raise'"
-                )
-        else:
-            self._slots.acquire()
+        self._take_place(None)
         future.add_done_callback(lambda _f: self._release_slot())
+
+    def _take_place(self, before_blocking: Callable[[], None] | None) -> None:
+        """Take one place in the ``queue_size`` bound: raise QueueFull or block per on_full.
+
+        ``before_blocking`` runs first when the call would block (map posts what it holds,
+        so that the places it waits for can be freed).
+        """
+        assert self._slots is not None  # only called with a queue bound
+        if self._slots.acquire(blocking=False):
+            return
+        if self._config.on_full == "raise":
+            raise QueueFull(
+                f"{self._config.queue_size} tasks are waiting (queue_size); on_full='raise'"
+            )
+        if before_blocking is not None:
+            before_blocking()
+        self._slots.acquire()
 
     def _release_slot(self) -> None:
         if self._slots is not None:
@@ -208,6 +223,11 @@ class WorkerPool(Executor):
     ) -> Iterator[Any]:
         """``map(fn, *iterables)`` run in the pool, yielding results in order.
 
+        Each item (or chunk) is its own task with its own result and failure: an item that
+        raises raises at its position; a worker crash re-runs only what that worker held.
+        Items are posted to the broker in blocks and ``fn`` is pickled once per call (see
+        :mod:`tuner.pool._map`).
+
         Parameters
         ----------
         timeout : float, optional
@@ -218,6 +238,14 @@ class WorkerPool(Executor):
             If given, the iterables are consumed lazily and at most ``buffersize`` tasks
             are in flight (Python 3.14's ``Executor.map`` argument).
 
+        Raises
+        ------
+        tuner.errors.SerializationError
+            ``fn`` does not pickle (raised here, before any item is read).  An item whose
+            arguments do not pickle fails at its own position instead.
+        RuntimeError
+            After :meth:`shutdown`.
+
         Closing the returned iterator (or leaving it unfinished) cancels what was not started.
         """
         if chunksize < 1:
@@ -226,52 +254,61 @@ class WorkerPool(Executor):
             not isinstance(buffersize, int) or isinstance(buffersize, bool) or buffersize < 1
         ):
             raise ValueError("buffersize must be None or > 0.")
-        end_time = None if timeout is None else time.monotonic() + timeout
-        zipped = zip(*iterables)  # noqa: B905 - map semantics: stop at the shortest
-        if chunksize == 1:
-            calls: Iterator[Future[Any]] = (self.submit(fn, *args) for args in zipped)
-        else:
-            chunks = iter(lambda: list(itertools.islice(zipped, chunksize)), [])
-            calls = (self.submit(_run_chunk, fn, chunk) for chunk in chunks)
+        if self._shutdown:
+            raise RuntimeError("cannot schedule new futures after shutdown")
+        deadline = None if timeout is None else time.monotonic() + timeout
+        calls: Iterator[tuple[Any, ...]] = zip(*iterables)  # noqa: B905 - stop at the shortest
+        target = fn
+        if chunksize > 1:
+            rows = calls
+            calls = iter(lambda: (list(itertools.islice(rows, chunksize)),), ([],))
+            target = functools.partial(_run_chunk, fn)
+        packed = payloads.pack_function(target, self._config.serializer)
+        feed = MapFeed(packed, _function_name(fn))
+        group = MapGroup(self._release_slot if self._slots is not None else None)
+        slots: deque[MapSlot] = deque()
+        add = functools.partial(self._add_to_feed, feed, group, slots, calls)
+        chunked = chunksize > 1
         if buffersize is None:
-            futures = deque(calls)
-            return self._results(futures, None, end_time, chunksize > 1)
-        futures = deque(itertools.islice(calls, buffersize))
-        return self._results(futures, calls, end_time, chunksize > 1)
+            add(None)
+            return iterate_results(slots, None, None, deadline, chunked)
+        more = add(buffersize) == buffersize
+        return iterate_results(slots, add if more else None, buffersize, deadline, chunked)
 
-    @staticmethod
-    def _results(
-        futures: deque[Future[Any]],
-        more: Iterator[Future[Any]] | None,
-        end_time: float | None,
-        chunked: bool,
-    ) -> Iterator[Any]:
-        try:
-            while futures:
-                fut = futures.popleft()
-                if more is not None:
-                    nxt = next(more, None)
-                    if nxt is None:
-                        more = None
-                    else:
-                        futures.append(nxt)
-                if end_time is None:
-                    value = fut.result()
-                else:
-                    left = end_time - time.monotonic()
-                    try:
-                        value = fut.result(max(0.0, left))
-                    except FuturesTimeout:
-                        fut.cancel()
-                        raise
-                del fut
-                if chunked:
-                    yield from value
-                else:
-                    yield value
-        finally:
-            for fut in futures:
-                fut.cancel()
+    def _add_to_feed(
+        self,
+        feed: MapFeed,
+        group: MapGroup,
+        slots: deque[MapSlot],
+        calls: Iterator[tuple[Any, ...]],
+        n: int | None,
+    ) -> int:
+        """Read up to ``n`` calls (all if None) into the map's feed and hand it to the
+        broker, which cuts them into tasks; returns how many were read."""
+        source = calls if n is None else itertools.islice(calls, n)
+        pending = feed.pending
+        clock = time.perf_counter
+        count = 0
+        for args in source:
+            if self._slots is not None:
+                self._take_place(functools.partial(self._post_feed, feed))
+            slot = MapSlot(group)
+            slots.append(slot)
+            pending.append((slot, args, clock()))
+            count += 1
+            if count % _MAP_BLOCK == 0:
+                self._post_feed(feed)  # let the broker start while the rest is read
+        if count:
+            self._post_feed(feed)
+        return count
+
+    def _post_feed(self, feed: MapFeed) -> None:
+        with self._lock:
+            if self._shutdown:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if not self._broker.alive:
+                raise RuntimeError(f"the pool's broker stopped: {self._broker.error!r}")
+            self._broker.post(feed)
 
     # ------------------------------------------------------------------ shutdown
 

@@ -1,8 +1,11 @@
 """Local worker processes: start them as fresh interpreters, reap them, stop them all.
 
 Workers are started with ``subprocess.Popen([sys.executable, "-m", "tuner", "worker",
-"--connect", ENDPOINT])`` (plus ``--keys DIR`` when the pool uses CURVE): a fresh
-interpreter, never a fork (a forked ZeroMQ context is unsafe).  The child gets the
+"--connect", ENDPOINT, "--local"])`` (plus ``--keys DIR`` when the pool uses CURVE): a fresh
+interpreter, never a fork (a forked ZeroMQ context is unsafe).  ``--local`` makes a worker
+that lost its broker exit instead of reconnecting (its pool is gone; a remote worker waits for
+the next one), and exit when its parent process dies, so a pool killed with SIGKILL leaves
+no orphans behind.  The child gets the
 parent's ``sys.path`` through ``PYTHONPATH``, as multiprocessing's spawn does, so
 functions pickled by reference import in the worker.
 
@@ -60,7 +63,7 @@ class Supervisor:
 
     def command(self) -> list[str]:
         """The command line of one worker."""
-        cmd = [sys.executable, "-m", "tuner", "worker", "--connect", self.endpoint]
+        cmd = [sys.executable, "-m", "tuner", "worker", "--connect", self.endpoint, "--local"]
         if self.keys_dir is not None:
             cmd += ["--keys", self.keys_dir]
         return cmd

@@ -299,8 +299,8 @@ class Balancer:
 
     # ------------------------------------------------------------------ task lifecycle
 
-    def on_sent(self, worker_id: bytes) -> None:
-        """Record a task sent to a live worker (one more outstanding).
+    def on_sent(self, worker_id: bytes, count: int = 1) -> None:
+        """Record ``count`` tasks sent to a live worker (that many more outstanding).
 
         Raises
         ------
@@ -309,13 +309,13 @@ class Balancer:
         """
         wid = _check_id(worker_id)
         rec = self._rec(wid)
-        self._out[self._pos[wid]] += 1
-        self._inflight += 1
-        rec.sent += 1
+        self._out[self._pos[wid]] += count
+        self._inflight += count
+        rec.sent += count
         self._sent_hook(wid)
 
-    def on_done(self, worker_id: bytes) -> bool:
-        """Record a task finished by a worker (one less outstanding).
+    def on_done(self, worker_id: bytes, count: int = 1) -> bool:
+        """Record ``count`` tasks finished by a worker (that many fewer outstanding).
 
         Returns False, changing nothing, for a worker that is not live: a
         late result from a removed worker, whose tasks were already dropped
@@ -324,19 +324,21 @@ class Balancer:
         Raises
         ------
         BalancerError
-            The worker is live but has no outstanding task (the counts would
-            go negative: a bookkeeping bug in the caller).
+            The worker is live but has fewer than ``count`` outstanding tasks (the counts
+            would go negative: a bookkeeping bug in the caller).
         """
         wid = _check_id(worker_id)
         rec = self._recs.get(wid)
         if rec is None:
             return False
         p = self._pos[wid]
-        if self._out[p] <= 0:
-            raise BalancerError(f"on_done for worker {wid!r}, which has no outstanding task")
-        self._out[p] -= 1
-        self._inflight -= 1
-        rec.done += 1
+        if self._out[p] < count:
+            raise BalancerError(
+                f"on_done({count}) for worker {wid!r}, which has {self._out[p]} outstanding"
+            )
+        self._out[p] -= count
+        self._inflight -= count
+        rec.done += count
         self._done_hook(wid)
         return True
 
