@@ -196,6 +196,8 @@ class _Peer:
     active: int = 1
     #: moving average of one item's run time in the worker, ns (0 = not known yet)
     item_ns: float = 0.0
+    #: reserved to run suspects (tasks whose worker died) one at a time, alone
+    isolating: bool = False
 
 
 def _close_fds(*fds: int) -> None:
@@ -268,6 +270,10 @@ class Broker:
         self._queue: collections.deque[_TaskRec] = collections.deque()
         #: map calls whose items wait to be cut into tasks (see _cut_feeds)
         self._feeds: collections.deque[MapFeed] = collections.deque()
+        #: tasks that were held by a worker that died: each runs alone (see _isolate)
+        self._suspects: collections.deque[_TaskRec] = collections.deque()
+        #: keyed tasks waiting for their ring owner's credit, by owner (see _dispatch_queue)
+        self._parked: dict[bytes, collections.deque[_TaskRec]] = {}
         self._tasks: dict[int, _TaskRec] = {}
         self._peers: dict[bytes, _Peer] = {}
         self._credit: dict[bytes, int] = {}
@@ -399,6 +405,8 @@ class Broker:
             self._cmd_cancel_queued()
 
     def _cmd_cancel_queued(self) -> int:
+        for owner in list(self._parked):
+            self._queue.extend(self._parked.pop(owner))
         n = 0
         for rec in list(self._queue):
             if not rec.started and rec.future.cancel():
@@ -422,6 +430,7 @@ class Broker:
     # ------------------------------------------------------------------ dispatch
 
     def _dispatch(self) -> None:
+        self._isolate()
         while True:
             self._dispatch_queue()
             if self._queue or not self._feeds or not self._cut_feeds():
@@ -456,10 +465,44 @@ class Broker:
                 feeds.popleft()
         return queued
 
+    def _isolate(self) -> None:
+        """Run suspects one at a time, each alone on a worker that holds nothing else.
+
+        A worker that dies takes the blame for every task it held, though only one of them
+        may have killed it.  Re-run together, an innocent task would share the blame again;
+        run alone, a task that kills its worker is the only one charged with the attempt, and
+        fails with WorkerCrashed after ``max_retries`` while the others complete.  One worker
+        at a time is reserved: it gets no new work, drains, then runs the suspects.
+        """
+        peers = self._peers
+        if not self._suspects:
+            for peer in peers.values():
+                if peer.isolating and peer.out == 0:
+                    peer.isolating = False
+                    self._credit[peer.wid] = self._free(peer)
+            return
+        reserved = [p for p in peers.values() if p.isolating]
+        if not reserved and peers:
+            peer = min(peers.values(), key=lambda p: p.out)
+            peer.isolating = True
+            self._credit[peer.wid] = 0
+            reserved = [peer]
+        for peer in reserved:
+            while self._suspects and peer.out == 0:
+                rec = self._suspects.popleft()
+                if rec.resolved:
+                    continue
+                self._send_batch(peer.wid, [rec], rec.weight)
+                break
+
     def _dispatch_queue(self) -> None:
         queue, credit, balancer = self._queue, self._credit, self._balancer
         batch_size = self.config.batch_size
         max_batch = wire.MAX_BATCH_TASKS
+        parked = self._parked
+        for owner in list(parked):  # owners with credit again (or gone): their tasks first
+            if credit.get(owner, 0) > 0 or owner not in self._peers:
+                queue.extendleft(reversed(parked.pop(owner)))
         while queue:
             head = queue[0]
             if head.resolved:
@@ -470,8 +513,16 @@ class Broker:
                 self._forget(head)
                 self._counts["cancelled"] += head.weight
                 continue
+            if head.attempt > 0:  # its worker died: it runs alone (see _isolate)
+                self._suspects.append(queue.popleft())
+                continue
             wid = balancer.choose(head.key, credit)
             if wid is None:
+                owner = balancer.preferred(head.key) if head.key is not None else None
+                if owner is not None and owner in self._peers:
+                    # Its owner has no credit: park it, so the tasks behind it go on.
+                    parked.setdefault(owner, collections.deque()).append(queue.popleft())
+                    continue
                 return
             # Coalesce what is already queued: at least batch_size tasks when that many wait,
             # and more when the queue is deeper than the workers' fair shares, up to this
@@ -485,8 +536,8 @@ class Broker:
             taken = 0
             while queue and taken < room and len(batch) < max_batch:
                 rec = queue[0]
-                if batch and rec.key is not None:
-                    break  # a keyed task asks the balancer for its own worker
+                if batch and (rec.key is not None or rec.attempt > 0):
+                    break  # a keyed task asks the balancer for its own worker; a suspect waits
                 queue.popleft()
                 if rec.resolved:
                     continue
@@ -517,7 +568,7 @@ class Broker:
             rec.sent_to.append(wid)
         self._balancer.on_sent(wid, items)
         peer.out += items
-        self._credit[wid] = peer.active - peer.out
+        self._credit[wid] = self._free(peer)
 
     # ------------------------------------------------------------------ receive
 
@@ -671,8 +722,13 @@ class Broker:
         peer.item_ns = sample if peer.item_ns == 0.0 else 0.7 * peer.item_ns + 0.3 * sample
         want = int(QUEUED_WORK_S * 1e9 / max(peer.item_ns, 1.0))
         peer.active = max(min(INITIAL_WINDOW, peer.window), min(want, peer.window))
-        self._credit[peer.wid] = peer.active - peer.out
+        self._credit[peer.wid] = self._free(peer)
         self.block_hint = max(1, min(p.active for p in self._peers.values()) // 2)
+
+    @staticmethod
+    def _free(peer: _Peer) -> int:
+        """Credit of ``peer``: room in its window, none while it is reserved for suspects."""
+        return 0 if peer.isolating else peer.active - peer.out
 
     def _forget(self, rec: _TaskRec) -> None:
         rec.resolved = True
@@ -724,6 +780,8 @@ class Broker:
                 for rec in list(self._tasks.values()):
                     self._resolve_error(rec, WorkerCrashed(rec.task_id, rec.function, 0))
                 self._queue.clear()
+                self._suspects.clear()
+                self._parked.clear()
                 self._fail_feeds(self.error)
                 self._stopping = True
                 return
@@ -752,7 +810,7 @@ class Broker:
                 requeue.extend(parts)
                 peer.retries += len(parts)
                 self._counts["retries"] += len(parts)
-        self._queue.extendleft(reversed(requeue))
+        self._suspects.extend(requeue)
         if peer.local and peer.pid in self._supervisor.procs:
             self._send(wid, wire.Disconnect(reason[:200]))
             self._supervisor.kill(peer.pid)  # its pidfd fires; the replacement starts then
@@ -816,7 +874,9 @@ class Broker:
             cancelled=c["cancelled"],
             retries=c["retries"],
             queued=sum(r.weight for r in self._queue if not r.resolved)
-            + sum(len(f.pending) for f in self._feeds),
+            + sum(len(f.pending) for f in self._feeds)
+            + sum(r.weight for r in self._suspects if not r.resolved)
+            + sum(r.weight for q in self._parked.values() for r in q if not r.resolved),
             in_flight=sum(r.weight for p in self._peers.values() for r in p.held.values()),
             workers_started=self._supervisor.started,
             worker_deaths=c["worker_deaths"],
@@ -839,6 +899,8 @@ class Broker:
         for rec in list(self._tasks.values()):
             self._resolve_error(rec, exc)
         self._queue.clear()
+        self._suspects.clear()
+        self._parked.clear()
         self._fail_feeds(exc)
         self._stopping = True
 
