@@ -27,6 +27,7 @@ from .errors import (
     TransportError,
     TunerError,
     WorkerCrashed,
+    WorkloadError,
 )
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "TunerError",
     "WorkerCrashed",
     "WorkerPool",
+    "WorkloadError",
 ]
 __version__ = "0.1.0.dev0"
 

@@ -29,6 +29,11 @@ _DELEGATED: dict[str, tuple[str, str, str]] = {
         "keys_main",
         "create CURVE keys for a pool that accepts remote workers over TCP",
     ),
+    "workloads": (
+        "tuner.workloads",
+        "workloads_main",
+        "list the built-in workloads and how to give your own",
+    ),
     "worker": (
         "tuner.pool.worker",
         "main",

@@ -24,6 +24,7 @@ __all__ = [
     "TransportError",
     "TunerError",
     "WorkerCrashed",
+    "WorkloadError",
 ]
 
 
@@ -213,3 +214,12 @@ class AuthError(TunerError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+
+class WorkloadError(TunerError, ValueError):
+    """A workload cannot be used: an unknown name, an unimportable ``module:function``,
+    unreadable or malformed inputs, an empty input stream, a generator that raised.
+
+    The message says what was wrong and what to do; a foreign cause (``ImportError``,
+    ``OSError``, ``json.JSONDecodeError``, the generator's exception) is the ``__cause__``.
+    """
