@@ -26,7 +26,6 @@ import numbers
 import operator
 import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Final, Literal, NoReturn
 
@@ -205,10 +204,8 @@ class Knob:
         if type(value) is not str:
             self._fail(value, "must be a string")
         if value not in self.choices:
-            hint = _HINTS.get((self.name, value))
-            if hint is None:
-                close = difflib.get_close_matches(value, self.choices, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else "unknown value"
+            close = difflib.get_close_matches(value, self.choices, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "unknown value"
             self._fail(value, f"is not valid: {hint}")
         return value
 
@@ -244,13 +241,6 @@ class Knob:
         if type(path) is not str or not path or "\0" in path:
             self._fail(value, "must be a non-empty text path")
         return path
-
-
-_HINTS: Final[Mapping[tuple[str, str], str]] = {
-    ("start_method", "fork"): (
-        "forking a process that holds a ZeroMQ context is unsafe; use 'spawn' or 'forkserver'"
-    ),
-}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -514,14 +504,6 @@ class PoolConfig:
         doc="directory of CURVE keys; required when bind is not loopback",
         nullable=True,
     )
-    start_method: str = _knob(
-        name="start_method",
-        kind="choice",
-        default="spawn",
-        doc="how local workers start: fresh interpreters (spawn) or from a fork server",
-        choices=("spawn", "forkserver"),
-    )
-
     _KNOBS: ClassVar[tuple[Knob, ...]]
 
     def __post_init__(self) -> None:
