@@ -20,8 +20,10 @@ __all__ = [
     "QueueFull",
     "RemoteError",
     "RemoteTraceback",
+    "SearchError",
     "SerializationError",
     "TransportError",
+    "TrialLogError",
     "TunerError",
     "WorkerCrashed",
     "WorkloadError",
@@ -223,3 +225,28 @@ class WorkloadError(TunerError, ValueError):
     The message says what was wrong and what to do; a foreign cause (``ImportError``,
     ``OSError``, ``json.JSONDecodeError``, the generator's exception) is the ``__cause__``.
     """
+
+
+class SearchError(TunerError, ValueError):
+    """A search cannot proceed with what it was given: too few data points for a fit,
+    non-positive measurements, a budget too small for one trial.  The message says what to do.
+    """
+
+
+class TrialLogError(SearchError):
+    """A ``trials.jsonl`` file holds a corrupt line (not a torn last line, which is skipped).
+
+    Parameters
+    ----------
+    message : str
+        What is wrong, naming the file and line.
+    path : str
+        The log file.
+    line : int
+        1-based number of the offending line.
+    """
+
+    def __init__(self, message: str, *, path: str, line: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.line = line
