@@ -15,6 +15,7 @@ __all__ = [
     "AuthError",
     "BalancerError",
     "ConfigError",
+    "MonitorError",
     "NotImplementedYet",
     "ProtocolError",
     "QueueFull",
@@ -250,3 +251,11 @@ class TrialLogError(SearchError):
         super().__init__(message)
         self.path = path
         self.line = line
+
+
+class MonitorError(TunerError):
+    """Sampling failed for a reason other than a process going away (psutil or OS error).
+
+    The psutil or ``OSError`` is the ``__cause__``.  A process of the tree exiting mid-sample
+    is not an error: it is skipped and counted (``Sample.skipped``).
+    """

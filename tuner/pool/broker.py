@@ -64,6 +64,7 @@ __all__ = ["Broker", "PoolStats", "WorkerStats"]
 log = logging.getLogger("tuner.pool")
 
 _RECV_BURST = 256  # messages read per wake-up before the loop does other work
+_LATENCY_FLUSH = 4096  # latencies buffered before one LatencyHistogram.record_many
 QUEUED_WORK_S = 0.002
 """Work a worker is given to hold, in seconds of its measured run time per item: the window
 in use is ``clamp(QUEUED_WORK_S / item time, INITIAL_WINDOW, window)``.  Long enough to
@@ -280,6 +281,7 @@ class Broker:
         self._pidfds: dict[int, int] = {}  # fd -> pid
         self._bad: dict[bytes, int] = {}
         self._hist = LatencyHistogram()
+        self._latencies: list[float] = []  # recorded into _hist in batches
         self._counts = collections.Counter()
         self._stopping = False
         self._start_failures = 0
@@ -707,7 +709,10 @@ class Broker:
         counts["completed"] += completed
         counts["failed"] += failed
         if latencies:
-            self._hist.record_many(latencies)
+            pending = self._latencies
+            pending.extend(latencies)
+            if len(pending) >= _LATENCY_FLUSH:
+                self._flush_latencies()
         if stray and peer is None:
             self._send(wid, wire.Disconnect("unknown worker: send READY"))
 
@@ -730,6 +735,12 @@ class Broker:
         """Credit of ``peer``: room in its window, none while it is reserved for suspects."""
         return 0 if peer.isolating else peer.active - peer.out
 
+    def _flush_latencies(self) -> None:
+        # One kernel call per many results: a call costs microseconds, a value nanoseconds.
+        if self._latencies:
+            self._hist.record_many(self._latencies)
+            self._latencies = []
+
     def _forget(self, rec: _TaskRec) -> None:
         rec.resolved = True
         self._tasks.pop(rec.task_id, None)
@@ -737,6 +748,7 @@ class Broker:
     # ------------------------------------------------------------------ liveness
 
     def _housekeeping(self, now: float) -> None:
+        self._flush_latencies()
         cfg = self.config
         interval = cfg.heartbeat_interval_s
         silence = interval * cfg.heartbeat_liveness
@@ -863,6 +875,7 @@ class Broker:
             )
             for p in self._peers.values()
         )
+        self._flush_latencies()
         c = self._counts
         hist = self._hist
         p50, p90, p99 = (float(x) for x in hist.percentiles((50, 90, 99)))

@@ -382,6 +382,10 @@ class Worker:
                     # socket (it restarted on the same endpoint and libzmq reconnected the old
                     # socket to it, under a new identity).  Say READY once more, at once, on
                     # a fresh socket: a broker that is still there welcomes this worker.
+                    print(
+                        f"tuner worker: DISCONNECT from {self.endpoint}; saying READY once more",
+                        file=sys.stderr,
+                    )
                     continue
             elif told_to_go:
                 return 0  # no WELCOME after DISCONNECT: the pool really went away
