@@ -134,7 +134,7 @@ def test_all_payloads_travel_in_one_frame(msg):
 
 
 def test_header_layout_is_a_versioned_array():
-    assert V == 2
+    assert V == 3
     frames = encode(Tasks([Task(7, 1, b"p"), Task(8, 0, b"")]))
     assert msgpack.unpackb(frames[0]) == [V, MessageType.TASKS, [[7, 1, 1], [8, 0, 0]]]
     assert frames[1] == b"p"
@@ -243,7 +243,8 @@ def test_specific_violations_have_specific_reasons():
     assert "array" in _reason([msgpack.packb({})])
     assert "array" in _reason([msgpack.packb([1])])
     assert "version 1" in _reason([msgpack.packb([1, 5])])  # version 1: a frame per payload
-    assert "version 3" in _reason([msgpack.packb([3, 5])])
+    assert "version 2" in _reason([msgpack.packb([2, 5])])  # version 2: no packed payloads
+    assert "version 4" in _reason([msgpack.packb([4, 5])])
     assert "version (not an integer)" in _reason([msgpack.packb([True, 5])])
     assert "version (not an integer)" in _reason([msgpack.packb([list(range(4000)), 5])])
     assert "unknown message type" in _reason([msgpack.packb([V, 99])])

@@ -82,7 +82,7 @@ __all__ = [
 # Protocol constants: broker and worker import these; units are in the names.
 # ---------------------------------------------------------------------------------------------
 
-PROTOCOL_VERSION: Final = 2
+PROTOCOL_VERSION: Final = 3
 """First element of every header; a peer speaking another version is refused."""
 
 HEARTBEAT_INTERVAL_S: Final = 1.0
