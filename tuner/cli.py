@@ -1,11 +1,11 @@
 """Command line of ``python -m tuner``.
 
 ``main(argv=None) -> int`` parses, dispatches and returns the exit code:
-0 success, 1 error (workload error, bad key file), 2 bad usage or not available.
+0 success, 1 error (workload error, bad key file), 2 bad usage.
 
-Subcommands with options of their own (``keys``, ``worker``) are delegated whole
-to the module that implements them, imported only when used, so that
-``python -m tuner --help`` stays fast and loads neither numba nor ZeroMQ.
+Every subcommand (``optimize``, ``report``, ``workloads``, ``keys``, ``worker``) has options
+of its own and is delegated whole to the module that implements it, imported only when
+used, so that ``python -m tuner --help`` stays fast and loads neither numba nor ZeroMQ.
 """
 
 from __future__ import annotations
@@ -17,13 +17,18 @@ from collections.abc import Callable
 
 __all__ = ["main"]
 
-_NOT_YET = (
-    "tuner {cmd}: not yet implemented: this build ships the `kernels` package and a first "
-    "working WorkerPool; the auto-tuner is planned (see docs/index.md, 'Status')."
-)
-
 #: name -> (module, function taking argv and returning an exit code, one-line help)
 _DELEGATED: dict[str, tuple[str, str, str]] = {
+    "optimize": (
+        "tuner.optimize_cli",
+        "main",
+        "search pool sizes and strategies for a workload and recommend the fastest",
+    ),
+    "report": (
+        "tuner.report.cli",
+        "report_main",
+        "re-render the report of a finished or interrupted optimize run (DIR)",
+    ),
     "keys": (
         "tuner.security",
         "keys_main",
@@ -48,11 +53,6 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Tune the performance of multiprocess and distributed Python work.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser(
-        "optimize",
-        help="search pool sizes and strategies for a workload (not yet implemented)",
-        description="Search pool sizes and strategies for a workload (not yet implemented).",
-    )
     for name, (_module, _func, text) in _DELEGATED.items():
         sub.add_parser(name, help=text, add_help=False)
     return parser
@@ -69,11 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(_delegate(args_list[0])(args_list[1:]))
     parser = _build_parser()
     try:
-        args = parser.parse_args(args_list)
+        parser.parse_args(args_list)
     except SystemExit as exc:  # argparse exits 2 on bad usage, 0 on --help
         return int(exc.code or 0)
-    if args.command is None:
-        parser.print_help(sys.stderr)
-        return 2
-    print(_NOT_YET.format(cmd=args.command), file=sys.stderr)
+    parser.print_help(sys.stderr)  # no command (every command is delegated above)
     return 2

@@ -365,6 +365,7 @@ def run_memory(bench: Bench) -> list[Row]:
         (100_000, 50_000, 5_000) if bench.quick else (10_000_000, 1_000_000, 100_000)
     )
     rows.append(_peak(bench, POOL, big, 1000, 16))
+    rows.append(_peak(bench, POOL, big, 1, 4096))  # chunksize 1: each item its own task
     rows.append(_peak(bench, POOL, small, 1, 256))
     rows.append(_peak(bench, PPE, ppe_big, 1000, None))
     rows.append(_peak(bench, PPE, small, 1, None))

@@ -77,6 +77,10 @@ EXIT_NO_WELCOME = 4
 EXIT_BROKER_LOST = 3
 """Exit status when the broker was lost and did not come back within the give-up bound."""
 
+FLUSH_AFTER_BUSY_NS = 1_000_000
+"""Results holding this much work (1 ms) are sent without waiting for the local queue to
+empty: a message costs tens of microseconds, small against a millisecond of work."""
+
 WELCOME_TIMEOUT_S = 30.0
 """How long a worker that does not reconnect waits for its one WELCOME."""
 
@@ -295,6 +299,7 @@ class Worker:
     def _serve(self, sock: zmq.Socket) -> int:
         lock, pending, results = self._lock, self._pending, self._results
         first_unsent = 0.0
+        unsent_busy_ns = 0
         lock.acquire()
         try:
             while not self._stop.is_set():
@@ -317,13 +322,18 @@ class Worker:
                 now = time.monotonic()
                 if not results:
                     first_unsent = now
+                    unsent_busy_ns = 0
                 results.append(result)
+                unsent_busy_ns += result.busy_ns
                 # Socket work only between batches: reading ZMQ_EVENTS costs a system call
-                # (~10 µs here), more than a small task.  While a task runs, the watchdog
-                # keeps the connection alive.
+                # (~10 µs here), more than a small task.  But results that took real work
+                # go back at once: their credit lets the broker send more while the next
+                # task runs (a short window would otherwise idle a round trip per window).
+                # While a task runs, the watchdog keeps the connection alive.
                 if (
                     not pending
                     or self._flush
+                    or unsent_busy_ns >= FLUSH_AFTER_BUSY_NS
                     or len(results) >= 64
                     or now - first_unsent >= self._interval / 4
                 ):

@@ -1,0 +1,370 @@
+"""One measurement of one running executor: warm-up, calibration, measured windows, monitor.
+
+Shared by :class:`~tuner.runner.PoolEvaluator` (a fresh ``WorkerPool`` per trial) and
+:func:`~tuner.runner.run_baseline` (a ``ProcessPoolExecutor``); the executor is started and
+shut down by the caller, this module only drives it and turns what it saw into the fields of
+a :class:`~tuner.search.Trial`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Hashable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+
+from ..errors import RemoteError, RemoteTraceback
+from ..monitor import Monitor, MonitorError, MonitorSummary
+from ..workloads import Workload
+from ._driver import ClosedLoop, Phase, PoolBroke
+
+__all__ = [
+    "CALIBRATION_S",
+    "FAIL_FRACTION",
+    "MAX_WINDOW_TASKS",
+    "MIN_IN_FLIGHT",
+    "MIN_WINDOW_TASKS",
+    "TARGET_WINDOW_S",
+    "WARMUP_MAX_S",
+    "describe_error",
+    "in_flight_limit",
+]
+
+log = logging.getLogger("tuner.runner")
+
+TARGET_WINDOW_S: Final = 1.0
+"""A calibrated window (user workload without ``trial_tasks``) lasts about this long."""
+
+MIN_WINDOW_TASKS: Final = 20
+"""Fewest tasks in a calibrated window: fewer make the p99 of a window meaningless."""
+
+MAX_WINDOW_TASKS: Final = 100_000
+"""Most tasks in a calibrated window (no-op-sized tasks would otherwise ask for millions)."""
+
+CALIBRATION_S: Final = 0.5
+"""Length of the time-based warm-up that calibrates a window, when nothing else is known."""
+
+WARMUP_MAX_S: Final = 30.0
+"""Cap on the warm-up when ``max_window_s`` is shorter: a worker's first task imports the
+task's module (a user module may import heavy libraries), which is what the warm-up is for."""
+
+MIN_IN_FLIGHT: Final = 16
+"""Fewest tasks kept in flight whatever the configuration."""
+
+FAIL_FRACTION: Final = 0.5
+"""A trial in which more than this fraction of tasks raised is a failed trial."""
+
+_ENDLESS: Final = 10**12  # "as many as the time caps allow" for a calibrating trial
+
+Emit = Callable[[str, dict[str, Any]], None]
+
+
+def in_flight_limit(
+    max_workers: int,
+    *,
+    prefetch: int = 16,
+    batch_size: int = 1,
+    window_tasks: int | None = None,
+    queue_size: int = 0,
+) -> int:
+    """How many tasks the closed loop keeps unresolved for a pool of this shape.
+
+    ``max_workers × max(4 × min(prefetch, 16), 2 × batch_size)``, at least
+    :data:`MIN_IN_FLIGHT`; at most a quarter of the window (and never more than ``queue_size``
+    when the pool bounds its queue).
+
+    Why: every worker must find its credit window full and a batch's worth queued, or the
+    trial would measure the driver's stinginess instead of the pool (4 windows of up to 16
+    per worker cover the adaptive window the broker uses; 2 batches let coalescing happen).
+    An unbounded backlog would instead measure queueing: by Little's law the latency of a
+    closed loop is ``in_flight / throughput``, so a needlessly deep loop inflates p99 and the
+    memory held for payloads (the ``memory`` workload).  The quarter-window cap keeps a
+    window much longer than one pipeline's worth of tasks.
+    """
+    depth = max(4 * min(int(prefetch), 16), 2 * int(batch_size))
+    limit = max(MIN_IN_FLIGHT, int(max_workers) * depth)
+    if window_tasks is not None:
+        limit = min(limit, max(MIN_IN_FLIGHT, window_tasks // 4))
+    if queue_size and queue_size > 0:
+        limit = min(limit, int(queue_size))
+    return max(1, limit)
+
+
+def describe_error(exc: BaseException) -> str:
+    """``Type: message`` of a task's exception, followed by the worker's traceback text.
+
+    The traceback comes from the exception's ``__cause__``: a
+    :class:`~tuner.errors.RemoteTraceback` (WorkerPool) or ProcessPoolExecutor's
+    ``_RemoteTraceback`` (its ``tb`` attribute).
+    """
+    name = exc.type_name if isinstance(exc, RemoteError) else type(exc).__qualname__
+    text = f"{name}: {exc}" if not isinstance(exc, RemoteError) else str(exc)
+    cause = exc.__cause__
+    tb = None
+    if isinstance(cause, RemoteTraceback):
+        tb = cause.text
+    elif isinstance(getattr(cause, "tb", None), str):
+        tb = cause.tb  # type: ignore[union-attr]
+    elif isinstance(exc, RemoteError) and exc.traceback_text:
+        tb = exc.traceback_text
+    return f"{text}\n{tb.rstrip()}" if tb else text
+
+
+@dataclass
+class Outcome:
+    """The measured fields of a trial (everything but config, strategy, stage and timing)."""
+
+    samples: tuple[float, ...] = ()
+    p99_samples: tuple[float, ...] = ()
+    latency_p50_s: float | None = None
+    latency_p90_s: float | None = None
+    latency_p99_s: float | None = None
+    cpu_percent: float | None = None
+    peak_rss_bytes: int | None = None
+    stable: bool = True
+    error: str | None = None
+    window_tasks: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def trial_fields(self) -> dict[str, Any]:
+        """Keyword arguments for :class:`~tuner.search.Trial`."""
+        return {
+            "samples": self.samples,
+            "p99_samples": self.p99_samples,
+            "latency_p50_s": self.latency_p50_s,
+            "latency_p90_s": self.latency_p90_s,
+            "latency_p99_s": self.latency_p99_s,
+            "cpu_percent": self.cpu_percent,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "stable": self.stable,
+            "error": self.error,
+        }
+
+
+@dataclass
+class Plan:
+    """How one trial is measured (resolved from the evaluator's settings and the workload)."""
+
+    workload: Workload
+    seed: int
+    repeats: int
+    window_tasks: int | None  # None: calibrate from the warm-up
+    warmup_tasks: int | None  # None: a time-based warm-up of CALIBRATION_S
+    max_window_s: float
+    monitor_interval_s: float
+
+
+class _Windows:
+    """Monitor marks around each measured window; a failing monitor is dropped, not fatal."""
+
+    def __init__(self, interval_s: float) -> None:
+        self.summaries: list[MonitorSummary] = []
+        self.monitor: Monitor | None
+        try:
+            self.monitor = Monitor(interval_s=interval_s).start()
+        except (MonitorError, OSError) as exc:
+            log.warning("tuner runner: no CPU/RSS figures for this trial: %s", exc)
+            self.monitor = None
+        self._mark = None
+
+    def begin(self) -> None:
+        if self.monitor is None:
+            return
+        try:
+            self._mark = self.monitor.mark()
+        except MonitorError as exc:
+            log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
+            self.close()
+
+    def end(self) -> MonitorSummary | None:
+        if self.monitor is None or self._mark is None:
+            return None
+        try:
+            summary = self.monitor.summary(since=self._mark)
+        except MonitorError as exc:
+            log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
+            self.close()
+            return None
+        self.summaries.append(summary)
+        return summary
+
+    def close(self) -> None:
+        monitor, self.monitor = self.monitor, None
+        if monitor is not None:
+            try:
+                monitor.stop()
+            except MonitorError as exc:
+                log.warning("tuner runner: monitor stopped with an error: %s", exc)
+
+
+def _percentiles(values: np.ndarray) -> tuple[float, float, float]:
+    p50, p90, p99 = np.percentile(values, [50.0, 90.0, 99.0])
+    return float(p50), float(p90), float(p99)
+
+
+def measure(
+    plan: Plan,
+    submit: Callable[[Hashable | None, tuple[Any, ...]], Future[Any]],
+    limit_for: Callable[[int | None], int],
+    emit: Emit,
+) -> Outcome:
+    """Warm up, calibrate if needed, then measure ``plan.repeats`` windows.
+
+    Parameters
+    ----------
+    submit : callable
+        ``submit(key, args) -> Future`` on the running executor.
+    limit_for : callable
+        ``limit_for(window_tasks) -> in-flight bound`` (the window may only be known after
+        calibration).
+
+    Returns
+    -------
+    Outcome
+        With ``error`` set when the run failed (every warm-up task raised, the pool broke or
+        stalled, more than :data:`FAIL_FRACTION` of tasks raised); ``window_tasks`` holds the
+        window size used (the calibrated one, if calibration ran).
+
+    Raises
+    ------
+    WorkloadError
+        The workload's input stream failed (the same for every configuration).
+    KeyboardInterrupt
+        Propagated as is.
+    """
+    wl = plan.workload
+    window = plan.window_tasks
+    warmup = plan.warmup_tasks
+    if warmup is None and window is not None:
+        warmup = max(1, window // 10)
+    # Enough calls for every phase plus the pipeline left in flight at the end; a count, not
+    # None, because a user stream is only restarted (cycled) when a count is asked for.
+    calls_needed = _ENDLESS
+    if window is not None and warmup is not None:
+        calls_needed = warmup + plan.repeats * window + 2 * limit_for(window)
+    calls = wl.calls(plan.seed, calls_needed)
+    loop = ClosedLoop(submit, calls, limit_for(window))
+    windows = _Windows(plan.monitor_interval_s)
+    phases: list[Phase] = []
+    warm: Phase | None = None
+    try:
+        try:
+            warm_max_s = max(plan.max_window_s, WARMUP_MAX_S)
+            if warmup is None:  # nothing known: a short time-based warm-up
+                warm = loop.run_phase(None, warm_max_s, soft_s=CALIBRATION_S / 2)
+            else:
+                warm = loop.run_phase(warmup, warm_max_s)
+            probe = None
+            if window is None and warm.tasks and warm.failed < warm.tasks:
+                # Calibrate on a probe after the warm-up, whose first tasks paid for imports
+                # and would make the window too short.
+                probe = loop.run_phase(None, warm_max_s, soft_s=CALIBRATION_S)
+                warm = _joined(warm, probe)
+            emit("warmup", {"tasks": warm.tasks, "failed": warm.failed,
+                            "seconds": warm.elapsed_s})  # fmt: skip
+            if warm.tasks == 0:
+                return Outcome(error=_stalled("warm-up", warm_max_s), window_tasks=window)
+            if warm.failed == warm.tasks:
+                assert warm.first_error is not None
+                return Outcome(
+                    error=f"every warm-up task raised ({warm.tasks} of {warm.tasks}): "
+                    + describe_error(warm.first_error),
+                    window_tasks=window,
+                )
+            if window is None:
+                assert probe is not None
+                window = round(probe.throughput * TARGET_WINDOW_S)
+                window = min(max(window, MIN_WINDOW_TASKS), MAX_WINDOW_TASKS)
+                loop.limit = limit_for(window)
+                emit("calibrated", {"window_tasks": window, "throughput": probe.throughput})
+            for index in range(plan.repeats):
+                windows.begin()
+                phase = loop.run_phase(window, plan.max_window_s)
+                summary = windows.end()
+                phases.append(phase)
+                if phase.tasks == 0:
+                    return Outcome(
+                        error=_stalled(f"window {index + 1}", plan.max_window_s),
+                        window_tasks=window,
+                    )
+                emit("window", {
+                    "index": index, "repeats": plan.repeats, "tasks": phase.tasks,
+                    "failed": phase.failed, "seconds": phase.elapsed_s,
+                    "throughput": phase.throughput, "capped": phase.capped,
+                    "p99_s": float(np.percentile(phase.latencies_s, 99.0)),
+                    "cpu_percent": None if summary is None else summary.tree_cpu_percent_mean,
+                })  # fmt: skip
+        except PoolBroke as exc:
+            return Outcome(error=f"the pool stopped working mid-trial: {exc}", window_tasks=window)
+    finally:
+        windows.close()
+    return _assemble(warm, phases, windows.summaries, window)
+
+
+def _joined(a: Phase, b: Phase) -> Phase:
+    """Two consecutive phases as one (the warm-up and the calibration probe)."""
+    return Phase(
+        tasks=a.tasks + b.tasks,
+        failed=a.failed + b.failed,
+        elapsed_s=a.elapsed_s + b.elapsed_s,
+        latencies_s=np.concatenate([a.latencies_s, b.latencies_s]),
+        capped=a.capped or b.capped,
+        exhausted=b.exhausted,
+        first_error=a.first_error if a.first_error is not None else b.first_error,
+    )
+
+
+def _stalled(what: str, max_s: float) -> str:
+    return (
+        f"no task finished during the {what} within {max_s:g} s: the pool "
+        "stalled (workers dead or stuck), or one task takes longer than that (raise "
+        "max_window_s)"
+    )
+
+
+def _assemble(
+    warm: Phase | None, phases: list[Phase], summaries: list[MonitorSummary], window: int | None
+) -> Outcome:
+    all_lat = np.concatenate([p.latencies_s for p in phases])
+    p50, p90, p99 = _percentiles(all_lat)
+    cpu = rss = None
+    stable = True
+    if summaries and len(summaries) == len(phases):
+        weights = [max(s.duration_s, 1e-9) for s in summaries]
+        cpu_values = [s.tree_cpu_percent_mean for s in summaries]
+        if all(math.isfinite(v) for v in cpu_values):
+            cpu = float(np.average(cpu_values, weights=weights))
+        rss = int(max(s.tree_rss_peak_bytes for s in summaries))
+        stable = all(s.stable for s in summaries)
+    else:
+        stable = False  # not monitored: nothing shows the machine was quiet
+    measured = [warm, *phases] if warm is not None else phases
+    total = sum(p.tasks for p in measured)
+    failed = sum(p.failed for p in measured)
+    error = None
+    if total and failed / total > FAIL_FRACTION:
+        first = next(p.first_error for p in measured if p.first_error is not None)
+        assert first is not None
+        error = f"{failed} of {total} tasks raised: {describe_error(first)}"
+    return Outcome(
+        samples=tuple(p.throughput for p in phases),
+        p99_samples=tuple(float(np.percentile(p.latencies_s, 99.0)) for p in phases),
+        latency_p50_s=p50,
+        latency_p90_s=p90,
+        latency_p99_s=p99,
+        cpu_percent=cpu,
+        peak_rss_bytes=rss,
+        stable=stable,
+        error=error,
+        window_tasks=window,
+        extra={
+            "tasks": total,
+            "failed": failed,
+            "capped_windows": sum(p.capped for p in phases),
+            "unstable_reasons": [s.unstable_reason for s in summaries if not s.stable],
+        },
+    )
