@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from tests import optimize_tasks
+from tuner.autotune import Recommendation, optimize
 from tuner.cli import main
 from tuner.errors import ConfigError, SearchError, WorkloadError
-from tuner.optimize import Recommendation, optimize
 from tuner.search import TrialLog
 
 ROOT = Path(__file__).resolve().parent.parent

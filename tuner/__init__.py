@@ -1,15 +1,14 @@
 """tuner: tune multiprocess and distributed Python work on your own hardware.
 
-Built so far: :class:`WorkerPool` (a ZeroMQ worker pool in separate processes,
-with load balancers, heartbeats and recovery; see ``docs/pool.md`` for what is
-not built yet), its configuration record :class:`PoolConfig` (whose knobs the
-auto-tuner will search), the wire protocol (:mod:`tuner.wire`) and CURVE
-security for remote workers (:mod:`tuner.security`).  The auto-tuner
-(``python -m tuner optimize``) is not built yet: see ``docs/index.md``.  The
-numba kernels live in the separate :mod:`kernels` package.
+:func:`optimize` (also ``python -m tuner optimize``) searches pool sizes and
+strategies for a workload on this machine and returns a :class:`Recommendation`;
+:class:`WorkerPool` is the ZeroMQ worker pool it tunes (load balancers,
+heartbeats, recovery from worker death, remote workers), configured by
+:class:`PoolConfig`.  See ``docs/index.md``.  The numba kernels live in the
+separate :mod:`kernels` package.
 
-``WorkerPool`` is imported lazily so that ``import tuner`` (and every worker
-process) stays light.
+``WorkerPool``, ``optimize`` and ``Recommendation`` are imported lazily so that
+``import tuner`` (and every worker process) stays light.
 """
 
 from typing import Any
@@ -42,6 +41,7 @@ __all__ = [
     "PoolConfig",
     "ProtocolError",
     "QueueFull",
+    "Recommendation",
     "RemoteError",
     "SearchError",
     "SerializationError",
@@ -51,6 +51,7 @@ __all__ = [
     "WorkerCrashed",
     "WorkerPool",
     "WorkloadError",
+    "optimize",
 ]
 __version__ = "0.1.0.dev0"
 
@@ -61,4 +62,10 @@ def __getattr__(name: str) -> Any:
 
         globals()["WorkerPool"] = WorkerPool
         return WorkerPool
+    if name in ("optimize", "Recommendation"):
+        from . import autotune
+
+        value = getattr(autotune, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'tuner' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""``python -m tuner optimize``: the command line over :func:`tuner.optimize.optimize`.
+"""``python -m tuner optimize``: the command line over :func:`tuner.autotune.optimize`.
 
 Exit codes: 0 success (a recommendation, or a report saying why there is none), 1 the
 workload failed (its traceback is printed), 2 bad usage (unknown workload or dimension, an
@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(None if argv is None else list(argv))
     except SystemExit as exc:  # argparse: 2 on bad usage, 0 on --help
         return int(exc.code or 0)
-    from .optimize import optimize
+    from .autotune import optimize
     from .search import parse_duration
 
     try:

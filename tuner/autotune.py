@@ -1,4 +1,5 @@
-"""``tuner.optimize``: find the pool configuration that runs a workload fastest here.
+"""``tuner.optimize`` and ``Recommendation``: find the pool configuration that runs a workload
+fastest on this machine (``tuner.optimize`` is :func:`tuner.autotune.optimize`).
 
 The command line (``python -m tuner optimize``) is a thin layer over :func:`optimize`::
 
