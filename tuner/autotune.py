@@ -57,6 +57,12 @@ DEFAULT_BUDGET_S = 60.0
 BASELINE_SHARE = 0.12
 """Most of the budget the ProcessPoolExecutor baseline may take (it is measured first)."""
 
+FULL_WINDOW_BUDGET_S = 240.0
+"""Budget from which trials use the workload's full window (``trial_tasks``)."""
+
+WINDOW_SCALE_MIN = 0.15
+MIN_SCALED_WINDOW = 50
+
 _MIN_BUDGET_S = 5.0  # below this not even the check, one baseline window and one trial fit
 
 
@@ -305,7 +311,15 @@ def optimize(
 
     base: Trial | None = None
     with _interruptible(clock):
-        evaluator = PoolEvaluator(wl, seed=seed, strategy=strategy, on_event=on_event)
+        window, warmup = _window_sizes(wl, budget_s)
+        evaluator = PoolEvaluator(
+            wl,
+            seed=seed,
+            strategy=strategy,
+            on_event=on_event,
+            window_tasks=window,
+            warmup_tasks=warmup,
+        )
         options: dict[str, Any] = {
             "budget": clock,
             "objective": goal,
@@ -353,6 +367,22 @@ def optimize(
     )
     reporting.write_report(out_dir, document, _unique(finished))
     return _recommendation(document, out_dir)
+
+
+def _window_sizes(wl: Workload, budget_s: float) -> tuple[int | None, int | None]:
+    """Tasks per measured window and warm-up, shrunk for short budgets.
+
+    A built-in workload's ``trial_tasks`` make windows of about 2 s; a one-minute budget
+    cannot afford many trials of 5 repeats at that size, so windows shrink with the budget
+    (a quarter at 60 s, whole from 240 s), never below a few dozen tasks.  A user workload
+    is calibrated by the runner instead (None).
+    """
+    if wl.trial_tasks is None:
+        return None, None
+    scale = min(1.0, max(WINDOW_SCALE_MIN, budget_s / FULL_WINDOW_BUDGET_S))
+    window = max(MIN_SCALED_WINDOW, round(wl.trial_tasks * scale))
+    warmup = None if wl.warmup_tasks is None else max(10, round(wl.warmup_tasks * scale))
+    return window, warmup
 
 
 def _unique(trials: Iterable[Trial]) -> list[Trial]:
