@@ -37,7 +37,8 @@ def bytes_(value: float | None) -> str:
 
 
 def interval(ci: Mapping[str, Any] | None, unit: str = "tasks/s") -> str:
-    """``"[1,180, 1,260] tasks/s (95%, n=6)"``; unknown bounds (one repeat) said so.
+    """``"[1,180, 1,260] tasks/s (95%, n=6)"``; unknown bounds (one repeat) said so; a
+    throughput bound below zero is shown as 0 (report.json keeps the computed value).
 
     ``unit=""`` gives throughput bounds without the unit (for table columns that name it).
     """
@@ -50,6 +51,8 @@ def interval(ci: Mapping[str, Any] | None, unit: str = "tasks/s") -> str:
     if low is None or high is None:
         return f"unknown width ({label})"
     if unit in ("tasks/s", ""):
+        # A t interval of a few noisy repeats can reach below zero; throughput cannot.
+        low = max(0.0, low)
         return f"[{low:,.0f}, {high:,.0f}]{' ' if unit else ''}{unit} ({label})"
     return f"[{low:.4g}, {high:.4g}] {unit} ({label})"
 

@@ -147,13 +147,22 @@ class _Auto(SizeSteps):
             self.current = dict(self.s.cache[survivors[0]].config)
 
     def race_dimensions(self) -> None:
+        skipped: list[str] = []
         for dim in self.space.dimensions:
             if dim.name == "max_workers" or not dim.is_active(self.current):
                 continue
             if dim.fixed:
                 self.current = self.with_(**{dim.name: dim.values[0]})
                 continue
+            if self.s.budget.fraction_used() >= self.cfg.race_until:
+                skipped.append(dim.name)
+                continue
             self._race_dimension(dim)
+        if skipped:
+            self.s.say(
+                f"Races of {', '.join(skipped)} skipped to keep budget for the confirmation "
+                "(their current values are kept)."
+            )
 
     def _race_dimension(self, dim: Dimension) -> None:
         values = list(dim.values)

@@ -38,9 +38,11 @@ class AutoSettings:
         Numeric ladders longer than this are raced on every other value first.
     confirm_repeats : int
         Repeats of the winner and the runner-up in the confirmation step (at least).
-    size_until, refine_until : float
-        Budget fractions after which the optional size refinement, and the optional
-        re-checks, are skipped to keep budget for the confirmation.
+    size_until, race_until, refine_until : float
+        Budget fractions after which the optional size refinement, the races of the
+        remaining dimensions, and the optional re-checks are skipped to keep budget for the
+        confirmation (a recommendation measured twice is a guess; the confirmation's repeats
+        make it an estimate).
     """
 
     calibration_repeats: int = 5
@@ -56,6 +58,7 @@ class AutoSettings:
     coarse_above: int = 6
     confirm_repeats: int = 6
     size_until: float = 0.4
+    race_until: float = 0.75
     refine_until: float = 0.8
 
     def __post_init__(self) -> None:
