@@ -39,7 +39,14 @@ from typing import Any, ClassVar, Final, TypeAlias
 import msgpack
 
 from .errors import ProtocolError, SerializationError
-from .payloads import SERIALIZERS, dumps, loads, pack_exception, unpack_exception
+from .payloads import (
+    _UNPACK_ERRORS,
+    SERIALIZERS,
+    dumps,
+    loads,
+    pack_exception,
+    unpack_exception,
+)
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",
@@ -142,14 +149,6 @@ _HEADER_UNPACK: Final[dict[str, Any]] = {
     "max_str_len": MAX_TEXT_BYTES,
     "max_array_len": MAX_BATCH_TASKS,
 }
-_UNPACK_ERRORS: Final = (
-    ValueError,
-    TypeError,
-    OverflowError,
-    RecursionError,
-    BufferError,
-    msgpack.UnpackException,
-)
 
 
 def reconnect_delay_s(failures: int) -> float:

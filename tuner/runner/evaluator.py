@@ -210,6 +210,18 @@ class PoolEvaluator:
         self._emit("trial-end", {"trial": trial, **outcome.extra})
         return trial
 
+    def _plan(self, repeats: int) -> Plan:
+        """What one evaluation measures: this evaluator's windows over ``repeats``."""
+        return Plan(
+            workload=self.workload,
+            seed=self.seed,
+            repeats=repeats,
+            window_tasks=self.window_tasks,
+            warmup_tasks=self.warmup_tasks,
+            max_window_s=self.max_window_s,
+            monitor_interval_s=self.monitor_interval_s,
+        )
+
     def _limit(self, cfg: PoolConfig) -> Callable[[int | None], int]:
         def limit(window: int | None) -> int:
             if self.max_in_flight is not None:
@@ -247,16 +259,7 @@ class PoolEvaluator:
                     return pool.submit_keyed(key, fn, *args)  # type: ignore[arg-type]
                 return pool.submit(fn, *args)
 
-            plan = Plan(
-                workload=self.workload,
-                seed=self.seed,
-                repeats=repeats,
-                window_tasks=self.window_tasks,
-                warmup_tasks=self.warmup_tasks,
-                max_window_s=self.max_window_s,
-                monitor_interval_s=self.monitor_interval_s,
-            )
-            return measure(plan, submit, self._limit(cfg), self._emit)
+            return measure(self._plan(repeats), submit, self._limit(cfg), self._emit)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
@@ -399,15 +402,6 @@ def _run_baseline(
             # pool with the same workers and a 16-task window.
             return in_flight_limit(workers, window_tasks=window)
 
-        plan = Plan(
-            workload=evaluator.workload,
-            seed=evaluator.seed,
-            repeats=repeats,
-            window_tasks=evaluator.window_tasks,
-            warmup_tasks=evaluator.warmup_tasks,
-            max_window_s=evaluator.max_window_s,
-            monitor_interval_s=evaluator.monitor_interval_s,
-        )
-        return measure(plan, submit, limit, evaluator._emit)
+        return measure(evaluator._plan(repeats), submit, limit, evaluator._emit)
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
