@@ -146,3 +146,37 @@ def test_help_explains_every_option(capsys):
     for option in ("--budget", "--objective", "--strategy", "--slo-p99", "--max-rss",
                    "--max-cpu", "--fix", "--out", "--json", "--resume", "--seed"):  # fmt: skip
         assert option in out
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_after_the_running_trial_and_keeps_every_finished_one(tmp_path):
+    import os
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tuner", "optimize", "tests.optimize_tasks:square",
+         "--inputs", str(_inputs_file(tmp_path)), "--budget", "120s", *FIX,
+         "--out", str(out), "--no-baseline"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        log = out / "trials.jsonl"
+        deadline = time.monotonic() + 120
+        while not (log.is_file() and log.read_text().count("\n") >= 2):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no trial finished"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, stderr
+    trials = TrialLog(out / "trials.jsonl").read()
+    assert len(trials) >= 2
+    report = json.loads((out / "report.json").read_text())
+    assert "stopped" in " ".join(report["search"]["explanation"])
+    assert "WorkerPool(" in stdout
