@@ -4,15 +4,16 @@ fastest on this machine (``tuner.optimize`` is :func:`tuner.autotune.optimize`).
 The command line (``python -m tuner optimize``) is a thin layer over :func:`optimize`::
 
     workload  ->  check it runs (in-process, a few tasks)
-              ->  baseline: ProcessPoolExecutor with its defaults, same workload, same run
               ->  search (auto | grid | random) over the pool's knobs, each trial a real
                   WorkerPool on the real workload (tuner.runner), every trial appended to
                   OUT/trials.jsonl as it finishes
+              ->  baseline: ProcessPoolExecutor with its defaults, same workload, same
+                  windows, same run
               ->  OUT/report.json, OUT/report.html, and a Recommendation
 
-The budget covers everything, the baseline included.  Ctrl-C (SIGINT) stops the search after
-the trial that is running and still writes the report from every finished trial; a second
-Ctrl-C interrupts at once.
+The budget covers everything: the search gets all but ``BASELINE_SHARE`` of it.  Ctrl-C
+(SIGINT) stops the search after the trial that is running and still writes the report from
+every finished trial; a second Ctrl-C interrupts at once.
 
 Example
 -------
@@ -55,7 +56,8 @@ DEFAULT_BUDGET_S = 60.0
 """Budget of a run when none is given: the README's first command takes about a minute."""
 
 BASELINE_SHARE = 0.12
-"""Most of the budget the ProcessPoolExecutor baseline may take (it is measured first)."""
+"""Share of the budget kept for the ProcessPoolExecutor baseline, measured after the search
+with the window size the search used."""
 
 FULL_WINDOW_BUDGET_S = 240.0
 """Budget from which trials use the workload's full window (``trial_tasks``)."""
