@@ -1,0 +1,232 @@
+"""``record`` mode: measure the reduced grid of every built-in workload on real pools.
+
+A full grid (7,744 configurations on this 2-core machine) would take 6-10 hours per workload,
+so the benchmark records a *reduced* grid per workload (:data:`RECORDED_SPACE`): every value
+of it is a real ``WorkerPool`` trial measured by the tuner's own
+:class:`~tuner.runner.PoolEvaluator`, ``RECORD_REPEATS`` windows of about 0.3 s each
+(:data:`WINDOWS`), in shuffled passes over the grid (see :func:`record` for why).  The trials
+go to ``benchmarks/tuner_data/<workload>.jsonl`` as they finish (a killed recording resumes
+where it stopped), and ``<workload>.meta.json`` says how they were measured.
+
+Recording is slow (5-10 minutes per workload) and noisy on a shared machine, which is why the
+benchmark's default mode replays these files instead of measuring again: every strategy then
+sees the same data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from tuner.search import SearchSpace, TrialLog
+
+__all__ = [
+    "DATA_DIR",
+    "RECORDED_SPACE",
+    "RECORD_REPEATS",
+    "WINDOWS",
+    "Window",
+    "compact",
+    "data_path",
+    "meta_path",
+    "record",
+    "recorded_space",
+]
+
+DATA_DIR: Final = Path(__file__).resolve().parent.parent / "tuner_data"
+"""Where the recorded grids live (commit-worthy measurement data)."""
+
+RECORD_REPEATS: Final = 3
+"""Windows (passes) measured per configuration: enough to see the noise, few enough to
+finish."""
+
+RECORDED_SPACE: Final[Mapping[str, list[Any]]] = {
+    "max_workers": [1, 2, 3, 4, 6, 8],
+    "balancer": ["round_robin", "least_outstanding", "power_of_two", "pull"],
+    "batch_size": [1, 16],
+    "prefetch": [2, 16, 256],
+}
+"""The reduced grid (144 configurations): pool sizes around and past the 2 cores, the four
+general-purpose balancers, no batching vs batches of 16, a shallow, medium and deep prefetch
+window.  The ``affinity`` workload adds ``consistent_hash`` (180 configurations), the balancer
+it is built to reward."""
+
+_EXTRA_BALANCERS: Final[Mapping[str, list[str]]] = {"affinity": ["consistent_hash"]}
+
+
+@dataclass(frozen=True)
+class Window:
+    """Measured-window and warm-up sizes (tasks) of one workload's recording."""
+
+    window_tasks: int
+    warmup_tasks: int
+
+
+WINDOWS: Final[Mapping[str, Window]] = {
+    # About 0.3 s per window at two workers; warm-ups long enough for caches and the broker.
+    "cpu": Window(600, 120),
+    "cpu-heavytail": Window(600, 120),
+    "io": Window(240, 60),
+    "mixed": Window(500, 100),
+    "memory": Window(60, 12),
+    "affinity": Window(700, 400),
+}
+
+
+def recorded_space(workload: str) -> SearchSpace:
+    """The reduced search space recorded for ``workload`` (the same for its replay)."""
+    limits = {name: list(values) for name, values in RECORDED_SPACE.items()}
+    limits["balancer"] = limits["balancer"] + list(_EXTRA_BALANCERS.get(workload, []))
+    return SearchSpace.from_pool_config(logical_cores=2).restrict(**limits)
+
+
+def data_path(workload: str, data_dir: Path = DATA_DIR) -> Path:
+    """``<data_dir>/<workload>.jsonl``."""
+    return Path(data_dir) / f"{workload}.jsonl"
+
+
+def meta_path(workload: str, data_dir: Path = DATA_DIR) -> Path:
+    """``<data_dir>/<workload>.meta.json``."""
+    return Path(data_dir) / f"{workload}.meta.json"
+
+
+def _rounded(value: Any, key: str = "") -> Any:
+    if key == "started_at" and isinstance(value, float):
+        return round(value, 3)  # a Unix time: keep milliseconds, not 6 digits
+    if isinstance(value, float) and math.isfinite(value) and value != 0:
+        return float(f"{value:.6g}")
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _rounded(v, k) for k, v in value.items()}
+    return value
+
+
+def compact(path: Path) -> None:
+    """Rewrite a recorded file with every float rounded to 6 significant digits (Unix
+    times to the millisecond).
+
+    Far below the measurements' noise (a few percent), and it halves the committed files.
+    The rewrite goes through a temporary file and a rename, so a crash leaves the original.
+    """
+    path = Path(path)
+    lines = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        if raw.strip():
+            lines.append(json.dumps(_rounded(json.loads(raw)), separators=(",", ":")))
+    tmp = path.with_suffix(".jsonl.tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _machine() -> dict[str, Any]:
+    import psutil
+
+    model = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return {
+        "cpu_model": model,
+        "logical_cores": psutil.cpu_count(logical=True),
+        "physical_cores": psutil.cpu_count(logical=False),
+        "memory_bytes": psutil.virtual_memory().total,
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _record_one(name: str, data_dir: Path, passes: int) -> None:
+    import random
+
+    from tuner.runner import PoolEvaluator
+    from tuner.search import config_key
+    from tuner.search.trials import merge_by_config
+    from tuner.workloads import get
+
+    workload = get(name)
+    window = WINDOWS.get(name, Window(workload.trial_tasks or 500, 100))
+    space = recorded_space(name)
+    configs = list(space.grid())
+    log = TrialLog(data_path(name, data_dir))
+    have = {k: t.repeats for k, t in merge_by_config(log.read()).items()}
+    evaluator = PoolEvaluator(
+        workload, seed=0, window_tasks=window.window_tasks, warmup_tasks=window.warmup_tasks
+    )
+    began, load_before, done = time.time(), os.getloadavg()[0], 0
+    print(f"recording {name}: {len(configs)} configurations x {passes} shuffled passes "
+          f"({sum(have.values())} windows already recorded)", flush=True)  # fmt: skip
+    for number in range(passes):
+        order = list(configs)
+        random.Random(number).shuffle(order)
+        for config in order:
+            key = config_key(config)
+            if have.get(key, 0) > number:
+                continue  # resumed: this pass already measured it
+            trial = evaluator.evaluate(dict(config), 1, f"pass-{number + 1}")
+            log.append(dataclasses.replace(trial, strategy="record"))
+            have[key] = have.get(key, 0) + 1
+            done += 1
+            if done % 20 == 0:
+                print(f"  {name}: pass {number + 1}, {done} trials, "
+                      f"{time.time() - began:.0f} s", flush=True)  # fmt: skip
+    compact(data_path(name, data_dir))
+    merged = merge_by_config(log.read())
+    ok = [t for t in merged.values() if t.ok]
+    best = max(ok, key=lambda t: t.throughput) if ok else None
+    meta = {
+        "workload": name,
+        "space": {d.name: list(d.values) for d in space.dimensions},
+        "configurations": len(configs),
+        "repeats": passes,
+        "order": f"{passes} passes over the grid, each in its own shuffled order, one window "
+        "per trial (a fresh pool each time)",
+        "window_tasks": window.window_tasks,
+        "warmup_tasks": window.warmup_tasks,
+        "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "record_seconds": round(time.time() - began, 1),
+        # Other work on the machine while recording (1-minute load average, 2 cores).
+        "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        "unstable_trials": sum(not t.stable for t in log.read()),
+        "machine": _machine(),
+        "grid_best": None if best is None else best.config,
+        "grid_best_throughput": None if best is None else best.throughput,
+    }
+    meta_path(name, data_dir).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    print(f"recorded {name} in {time.time() - began:.0f} s; best "
+          f"{meta['grid_best']} at {meta['grid_best_throughput'] or 0:,.0f} tasks/s",
+          flush=True)  # fmt: skip
+
+
+def record(
+    workloads: Sequence[str], *, data_dir: Path = DATA_DIR, passes: int = RECORD_REPEATS
+) -> None:
+    """Record the reduced grid of each workload in turn, resuming a partial file.
+
+    Each configuration is measured ``passes`` times, once per pass, every pass over the
+    whole grid in its own shuffled order and each measurement a fresh pool with one window.
+    On a shared machine the load drifts over minutes; measured in grid order (pool size
+    outermost), a busy minute would fall on, say, every 8-worker configuration and bias that
+    whole slice of the grid.  Shuffled passes turn the drift into noise between a
+    configuration's windows, which the replay then reproduces, and its mean averages over
+    three moments.  Costs one pool start-up per window instead of per configuration.
+
+    One workload at a time, never two at once: they would share the cores and each would
+    measure the other.
+    """
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    for name in workloads:
+        _record_one(name, Path(data_dir), passes)

@@ -1,0 +1,196 @@
+"""``python -m benchmarks.tuner``: the replay of recorded grids and its tables.
+
+Replay only: no pool is started here (recording takes minutes per workload).  The tests
+synthesise a small recorded grid with the simulated objective of ``tests/search_sim.py``
+(its true optimum is known), replay it, and also replay the committed recordings in
+``--quick`` mode, so a corrupt or incomplete data file fails CI.  Nothing asserts on time or
+on how good a strategy is: the figures are the benchmark's job, not the tests'.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchmarks.tuner.__main__ import main
+from benchmarks.tuner.record import DATA_DIR, WINDOWS, compact, data_path, recorded_space
+from benchmarks.tuner.replay import (
+    STRATEGY_ORDER,
+    TPE_SAME_WINDOWS,
+    Recorded,
+    ReplayClock,
+    ReplayEvaluator,
+    load_recorded,
+    replay_seed,
+    run_tpe,
+    summarise,
+    targets_table,
+)
+from tuner.errors import SearchError
+from tuner.search import SearchSpace, TrialLog, grid_search
+
+from .search_sim import SimEvaluator, SimShape
+
+HAVE_OPTUNA = importlib.util.find_spec("optuna") is not None
+
+SMALL = {
+    "max_workers": [1, 2, 4],
+    "balancer": ["round_robin", "pull"],
+    "batch_size": [1, 16],
+    "prefetch": [2, 256],
+}
+WINDOW_TASKS = 100
+
+
+def _synthesise(directory: Path, name: str = "sim", *, drop: int = 0) -> Path:
+    """Record SMALL's grid on the simulator into ``directory/<name>.jsonl`` (+ meta), like
+    ``record`` does on real pools; ``drop`` leaves the last configurations out."""
+    space = SearchSpace.from_pool_config(logical_cores=2).restrict(**SMALL)
+    evaluator = SimEvaluator(SimShape(noise_cv=0.05), seed=3)
+    log = TrialLog(directory / f"{name}.jsonl")
+    grid_search(space, evaluator, repeats=3, on_trial=log.append)
+    if drop:
+        lines = (directory / f"{name}.jsonl").read_text().splitlines()[:-drop]
+        (directory / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
+    meta = {
+        "workload": name,
+        "space": {d.name: list(d.values) for d in space.dimensions},
+        "window_tasks": WINDOW_TASKS,
+        "repeats": 3,
+    }
+    (directory / f"{name}.meta.json").write_text(json.dumps(meta))
+    return directory / f"{name}.jsonl"
+
+
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
+    directory = tmp_path_factory.mktemp("tuner_data")
+    _synthesise(directory)
+    return load_recorded("sim", directory)
+
+
+def test_load_covers_the_grid_and_knows_its_best(recorded: Recorded) -> None:
+    assert len(recorded.space) == 24
+    assert len(recorded.trials) == 24
+    assert all(t.repeats == 3 for t in recorded.trials.values())
+    best, value = recorded.best
+    assert value == max(t.throughput for t in recorded.trials.values())
+    assert recorded.regret(best) == 0.0
+    assert recorded.regret(None) == 1.0
+    worst = min(recorded.trials.values(), key=lambda t: t.throughput).config
+    assert recorded.regret(worst) > 0.0
+    assert recorded.window_tasks == WINDOW_TASKS
+    # The simulator's noise-free optimum is near the top of the recorded means.
+    truth, _ = SimEvaluator(SimShape()).true_best(recorded.space)
+    assert recorded.regret(truth) < 0.2
+
+
+def test_incomplete_recording_is_an_error_naming_the_fix(tmp_path: Path) -> None:
+    _synthesise(tmp_path, drop=2)
+    with pytest.raises(SearchError, match="covers 22 of the 24") as info:
+        load_recorded("sim", tmp_path)
+    assert "python -m benchmarks.tuner record" in str(info.value)
+
+
+def test_missing_recording_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="no recorded grid for 'nothing'"):
+        load_recorded("nothing", tmp_path)
+    assert main(["--data", str(tmp_path), "--workloads", "nothing", "--quick"]) == 2
+
+
+@given(seed=st.integers(0, 2**32 - 1), repeats=st.integers(1, 8), index=st.integers(0, 23))
+def test_replayed_trials_draw_recorded_windows(
+    recorded: Recorded, seed: int, repeats: int, index: int
+) -> None:
+    config = list(recorded.space.grid())[index]
+    source = recorded.trials[next(iter(k for k, t in recorded.trials.items()
+                                       if t.config == config))]  # fmt: skip
+    first = ReplayEvaluator(recorded, seed=seed, clock=ReplayClock())
+    again = ReplayEvaluator(recorded, seed=seed, clock=ReplayClock())
+    trial = first.evaluate(dict(config), repeats, "test")
+    assert trial.repeats == repeats
+    assert set(trial.samples) <= set(source.samples)
+    assert len(trial.p99_samples) == repeats
+    assert trial.duration_s > 0
+    assert first.clock.now == pytest.approx(trial.duration_s)
+    # Seeded by (seed, configuration, call number): the same question gets the same answer.
+    assert again.evaluate(dict(config), repeats, "test").samples == trial.samples
+
+
+def test_configuration_outside_the_grid_is_refused(recorded: Recorded) -> None:
+    evaluator = ReplayEvaluator(recorded)
+    outside = {"max_workers": 3, "balancer": "pull", "batch_size": 1, "prefetch": 2}
+    with pytest.raises(SearchError, match="not in the recorded grid"):
+        evaluator.evaluate(outside, 1, "test")
+
+
+def test_one_seed_runs_every_strategy_with_matched_budgets(recorded: Recorded) -> None:
+    results = replay_seed(recorded, 1, tpe=HAVE_OPTUNA)
+    by = {r.strategy: r for r in results}
+    expected = set(STRATEGY_ORDER) - (set() if HAVE_OPTUNA else {"tpe", TPE_SAME_WINDOWS})
+    assert set(by) == expected
+    for r in results:
+        assert 0.0 <= r.regret <= 1.0
+        assert r.config is None or recorded.space.contains(r.config)
+        assert r.evaluations >= 1 and r.windows >= r.evaluations
+    assert by["grid"].evaluations == 24
+    assert by["auto"].evaluations <= math.floor(0.25 * 24)
+    assert by["random"].evaluations == by["auto"].evaluations
+    if HAVE_OPTUNA:
+        assert by["tpe"].evaluations <= by["auto"].evaluations
+        assert by[TPE_SAME_WINDOWS].windows <= by["auto"].windows + 2
+    summaries = summarise(results)
+    assert [s.strategy for s in summaries] == [s for s in STRATEGY_ORDER if s in expected]
+    assert "sim: auto within 5%" in targets_table(summaries)
+
+
+@pytest.mark.skipif(not HAVE_OPTUNA, reason="optuna is a bench-only peer ('.[bench]')")
+def test_tpe_spends_exactly_its_budget_of_new_configurations(recorded: Recorded) -> None:
+    result = run_tpe(recorded, seed=5, evaluations=8)
+    assert result.evaluations == 8
+    assert result.windows == 24
+    assert 0.0 <= result.regret <= 1.0
+
+
+def test_quick_cli_prints_the_tables(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _synthesise(tmp_path)
+    out_json = tmp_path / "runs.json"
+    argv = ["--quick", "--data", str(tmp_path), "--workloads", "sim", "--json", str(out_json)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    for heading in ("## Recorded grids", "## Regret and budget", "## Targets"):
+        assert heading in out
+    assert "| sim" in out and "auto 60s" in out
+    runs = json.loads(out_json.read_text())["runs"]
+    assert len(runs) >= 2 * 3
+    assert all(0.0 <= r["regret"] <= 1.0 for r in runs)
+
+
+def test_committed_recordings_replay(capsys: pytest.CaptureFixture[str]) -> None:
+    names = [w for w in WINDOWS if data_path(w).exists()]
+    assert names, f"no recorded grids in {DATA_DIR}"
+    for name in names:
+        rec = load_recorded(name)  # complete, parseable, on the documented grid
+        assert rec.space == recorded_space(name)
+    assert main(["--quick", "--seeds", "1", "--no-tpe"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"| {name} " in out for name in names)
+
+
+def test_compact_keeps_the_measurements(tmp_path: Path) -> None:
+    path = _synthesise(tmp_path)
+    before = {t.key: t for t in TrialLog(path).read()}
+    compact(path)
+    after = {t.key: t for t in TrialLog(path).read()}
+    assert before.keys() == after.keys()
+    for key, trial in before.items():
+        assert after[key].samples == pytest.approx(trial.samples, rel=1e-5)
+        assert after[key].config == trial.config
