@@ -150,12 +150,20 @@ def test_one_seed_runs_every_strategy_with_matched_budgets(recorded: Recorded) -
     assert "sim: auto within 5%" in targets_table(summaries)
 
 
-@pytest.mark.skipif(not HAVE_OPTUNA, reason="optuna is a bench-only peer ('.[bench]')")
-def test_tpe_spends_exactly_its_budget_of_new_configurations(recorded: Recorded) -> None:
-    result = run_tpe(recorded, seed=5, evaluations=8)
-    assert result.evaluations == 8
-    assert result.windows == 24
-    assert 0.0 <= result.regret <= 1.0
+def test_tpe_spends_exactly_its_budget_or_is_reported_missing(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Optuna is a bench-only peer (the issue keeps it out of the test extra): with it, TPE
+    # spends exactly its budget; without it, the benchmark says the column is skipped.
+    if HAVE_OPTUNA:
+        result = run_tpe(recorded, seed=5, evaluations=8)
+        assert result.evaluations == 8
+        assert result.windows == 24
+        assert 0.0 <= result.regret <= 1.0
+    else:
+        _synthesise(tmp_path)
+        assert main(["--quick", "--data", str(tmp_path), "--workloads", "sim"]) == 0
+        assert "TPE column skipped: optuna is not installed" in capsys.readouterr().out
 
 
 def test_quick_cli_prints_the_tables(
