@@ -30,7 +30,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,7 +166,7 @@ def _workload(
     return resolve(workload or DEFAULT_WORKLOAD, inputs)
 
 
-def _writable_dir(path: Path) -> Path:
+def _writable_dir(path: Path) -> None:
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".tuner-write-test"
@@ -176,7 +176,6 @@ def _writable_dir(path: Path) -> Path:
         raise ConfigError(
             f"cannot write to {str(path)!r}: {exc.strerror or exc}; choose another --out"
         ) from exc
-    return path
 
 
 def default_out_dir(workload: Workload) -> Path:
@@ -357,7 +356,7 @@ def optimize(
     }
     document = reporting.build_report(
         result=result,
-        trials=_unique(finished),
+        trials=finished,
         baseline=base,
         workload={
             "name": wl.name,
@@ -367,7 +366,7 @@ def optimize(
         settings=settings,
         environment=reporting.environment(),
     )
-    reporting.write_report(out_dir, document, _unique(finished))
+    reporting.write_report(out_dir, document, finished)
     return _recommendation(document, out_dir)
 
 
@@ -385,14 +384,6 @@ def _window_sizes(wl: Workload, budget_s: float) -> tuple[int | None, int | None
     window = max(MIN_SCALED_WINDOW, round(wl.trial_tasks * scale))
     warmup = None if wl.warmup_tasks is None else max(10, round(wl.warmup_tasks * scale))
     return window, warmup
-
-
-def _unique(trials: Iterable[Trial]) -> list[Trial]:
-    # A resumed run's log may hold a prior trial and its continuation: keep insertion order.
-    seen: dict[int, Trial] = {}
-    for trial in trials:
-        seen.setdefault(id(trial), trial)
-    return list(seen.values())
 
 
 def _recommendation(document: dict[str, Any], out_dir: Path) -> Recommendation:

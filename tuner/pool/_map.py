@@ -218,17 +218,24 @@ class MapBlock:
                 slot.set_exception(exc)
 
     def split(self) -> list[tuple[bytes | None, MapSlot, BaseException | None]]:
-        """One ``(payload, slot, None)`` per call not yet settled (``(None, slot, error)``
-        if a call does not pickle alone, which cannot happen for a block that pickled)."""
-        out: list[tuple[bytes | None, MapSlot, BaseException | None]] = []
-        for slot, args in zip(self.slots, self.calls, strict=True):
-            if slot.done():
-                continue
-            try:
-                out.append((dumps_packed_call(self.packed, args, {}), slot, None))
-            except SerializationError as exc:
-                out.append((None, slot, exc))
-        return out
+        """The calls not yet settled, one task each: see :func:`one_per_call`."""
+        live = [(slot, args) for slot, args in zip(self.slots, self.calls, strict=True)
+                if not slot.done()]  # fmt: skip
+        return one_per_call(self.packed, live)
+
+
+def one_per_call(
+    packed: PackedFunction, items: list[tuple[MapSlot, tuple[Any, ...]]]
+) -> list[tuple[bytes | None, MapSlot, BaseException | None]]:
+    """Pickle each call alone: ``(payload, slot, None)``, or ``(None, slot, error)`` for a
+    call whose arguments do not pickle (so that only that call fails)."""
+    out: list[tuple[bytes | None, MapSlot, BaseException | None]] = []
+    for slot, args in items:
+        try:
+            out.append((dumps_packed_call(packed, args, {}), slot, None))
+        except SerializationError as exc:
+            out.append((None, slot, exc))
+    return out
 
 
 class MapFeed:
@@ -289,12 +296,12 @@ class MapFeed:
                 return [(data, MapBlock(slots, calls, packed), len(slots), first)], cancelled, 0
         parts: list[tuple[bytes, Any, int, float]] = []
         failed = 0
-        for slot, args in zip(slots, calls, strict=True):
-            try:
-                parts.append((dumps_packed_call(packed, args, {}), slot, 1, first))
-            except SerializationError as exc:
-                slot.set_exception(exc)
+        for payload, slot, error in one_per_call(packed, list(zip(slots, calls, strict=True))):
+            if payload is None:
+                slot.set_exception(error)
                 failed += 1
+            else:
+                parts.append((payload, slot, 1, first))
         return parts, cancelled, failed
 
     def cancel_all(self) -> int:
