@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuner.errors import TunerError
@@ -196,6 +196,30 @@ def test_margin_forgives_a_small_deficit():
 def test_zero_variance_compares_means_exactly():
     assert compare([1.0, 1.0], [2.0, 2.0]).worse
     assert not compare([2.0, 2.0], [2.0, 2.0]).worse
+
+
+def test_a_cv_floor_keeps_agreeing_repeats_from_deciding_a_small_difference():
+    # Three repeats that happen to agree: on their own variance, 5% looks significant...
+    a, b = [95.0, 95.1, 94.9], [100.0, 100.1, 99.9]
+    assert compare(a, b).worse
+    # ...but not when one repeat is known to vary by 10% (the pooled noise of the search).
+    floored = compare(a, b, cv_floor=0.10)
+    assert not floored.worse and floored.p_value > 0.2
+    # A difference far beyond the floor still counts.
+    assert compare([60.0, 60.1, 59.9], b, cv_floor=0.10).worse
+    with pytest.raises(SearchError, match="cv_floor"):
+        compare(a, b, cv_floor=-0.1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    a=st.lists(st.floats(50, 150), min_size=2, max_size=8),
+    b=st.lists(st.floats(50, 150), min_size=2, max_size=8),
+    floor=st.floats(0.0, 0.5),
+)
+def test_a_cv_floor_only_makes_the_test_more_cautious(a, b, floor):
+    if compare(a, b, cv_floor=floor).worse:
+        assert compare(a, b).worse
 
 
 def test_compare_needs_two_samples_each_and_valid_levels():

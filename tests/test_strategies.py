@@ -35,7 +35,7 @@ from tuner.search import (
 )
 from tuner.search.objective import parse_bytes, parse_duration, parse_percent
 
-from .search_sim import SHAPES, SimClock, SimEvaluator
+from .search_sim import SHAPES, SimClock, SimEvaluator, SimShape
 
 SPACE = SearchSpace.from_pool_config(logical_cores=2)
 # A space small enough to run the grid in a test: 8 x 3 x 7 x 7 = 1176 configurations.
@@ -170,6 +170,37 @@ def test_result_serialises_for_the_report():
     assert low < data["throughput"] < high
     assert data["evaluations"] == result.evaluations and data["stopped"] == "complete"
     assert data["explanations"] == result.explain()
+
+
+class _TiedBalancerSim(SimEvaluator):
+    """round_robin and least_outstanding tie at the default prefetch window (256), but
+    least_outstanding is 15% faster with a window of 4 or less: an interaction that racing
+    one dimension at a time misses whenever the tie goes to round_robin."""
+
+    def true_throughput(self, config):
+        base = super().true_throughput({**config, "balancer": "pull"})
+        if config["balancer"] == "least_outstanding":
+            return base * (1.15 if config["prefetch"] <= 4 else 1.0)
+        return base * (1.0 if config["balancer"] == "round_robin" else 0.8)
+
+
+def test_a_statistical_tie_opens_a_branch_that_finds_the_interaction():
+    space = SPACE.restrict(balancer=["round_robin", "least_outstanding", "pull"])
+
+    def found(settings, seed):
+        sim = _TiedBalancerSim(SimShape(prefetch_width=0.0, noise_cv=0.03), seed=seed)
+        result = auto_search(space, sim, settings=settings)
+        best = result.best_config
+        return best["balancer"] == "least_outstanding" and best["prefetch"] <= 4, result
+
+    seeds = range(10)
+    # Without branches the tie is a coin flip; with them the interaction is found.
+    single = sum(found(AutoSettings(beam=1), seed)[0] for seed in seeds)
+    runs = [found(AutoSettings(), seed) for seed in seeds]
+    assert single <= 7
+    assert sum(hit for hit, _ in runs) >= 9
+    assert any("opens a branch" in line for _, r in runs for line in r.explanations)
+    assert all(r.evaluations <= 0.25 * len(space) for _, r in runs)
 
 
 def test_auto_explains_each_step():

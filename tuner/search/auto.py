@@ -15,6 +15,10 @@ Steps (each explained in the result, each stopping cleanly when the budget runs 
    halving: every round adds ``r`` repeats to the survivors, drops any contender that a
    one-sided Welch test finds worse than the leader (α = 0.05), and keeps the better half.
    Long numeric ladders are raced on every other value first, then the winner's neighbours.
+   A race that leaves contenders statistically tied opens a branch for the runner-up (up to
+   ``beam`` branches), which races the remaining dimensions too; the branches' finals race.
+   Welch tests floor each variance at the noise pooled over the search (see
+   :meth:`~tuner.search.racing.RaceBase.noise_cv`).
    Racing dimension by dimension, not the full product, is what keeps the cost to a few
    dozen trials: the product of 8 balancers × 11 batch sizes × 11 prefetch windows has 968
    contenders per pool size.
@@ -32,6 +36,7 @@ for more repeats measures only the missing ones.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from ..errors import SearchError
 from .auto_settings import AutoSettings
@@ -147,24 +152,60 @@ class _Auto(SizeSteps):
             self.current = dict(self.s.cache[survivors[0]].config)
 
     def race_dimensions(self) -> None:
+        """Race the dimensions one at a time, keeping up to ``beam`` branches.
+
+        When a race ends with contenders statistically tied (typically two balancers within
+        the noise), picking one by its mean would decide before the dimensions it interacts
+        with were tried: a balancer that loses at the default prefetch window may win at a
+        smaller one.  So the runner-up opens a branch that races the remaining dimensions
+        too, and the branches' finals race each other at the end.
+        """
         skipped: list[str] = []
+        branches = [dict(self.current)]
         for dim in self.space.dimensions:
-            if dim.name == "max_workers" or not dim.is_active(self.current):
+            if dim.name == "max_workers":
                 continue
             if dim.fixed:
-                self.current = self.with_(**{dim.name: dim.values[0]})
+                branches = [{**b, dim.name: dim.values[0]} for b in branches]
                 continue
             if self.s.budget.fraction_used() >= self.cfg.race_until:
                 skipped.append(dim.name)
                 continue
-            self._race_dimension(dim)
+            finals: list[dict[str, Any]] = []
+            ties: list[tuple[dict[str, Any], Any]] = []
+            for branch in branches:
+                self.current = self.space.normalise(branch)
+                if dim.is_active(self.current):
+                    ties += [(self.current, v) for v in self._race_dimension(dim)]
+                finals.append(self.current)
+            for final, value in ties:
+                if len(finals) >= self.cfg.beam:
+                    break
+                finals.append({**final, dim.name: value})
+                self.s.say(
+                    f"{dim.name}={value} is statistically tied with {final[dim.name]} at "
+                    f"{self.s.describe(final)}: it opens a branch that races the remaining "
+                    "dimensions too."
+                )
+            branches = list({self.key(b): b for b in finals}.values())
+        self.current = self.space.normalise(branches[0])
+        if len(branches) > 1:
+            survivors, summary = self.race(branches, "race-branches")
+            if survivors:
+                self.current = dict(self.s.cache[survivors[0]].config)
+                self.s.say(
+                    f"The {len(branches)} branches' finals raced ({summary}): "
+                    f"{self.s.describe(self.current)} won."
+                )
         if skipped:
             self.s.say(
                 f"Races of {', '.join(skipped)} skipped to keep budget for the confirmation "
                 "(their current values are kept)."
             )
 
-    def _race_dimension(self, dim: Dimension) -> None:
+    def _race_dimension(self, dim: Dimension) -> list[Any]:
+        """Race ``dim``'s values at the current configuration and move to the winner;
+        returns the other values the race left statistically tied with it, best first."""
         values = list(dim.values)
         coarse = dim.numeric and len(values) > self.cfg.coarse_above
         if coarse:
@@ -178,7 +219,7 @@ class _Auto(SizeSteps):
         ranking = self.ranking
         if not survivors:
             self.s.say(f"{dim.name} race {where}: no contender was usable ({summary}).")
-            return
+            return []
         winner = coarse_winner = self.s.cache[survivors[0]].config[dim.name]
         if not self.s.usable(self.s.cache[survivors[0]]):
             # Nothing feasible yet: the re-check races the best-scoring others again once
@@ -191,7 +232,7 @@ class _Auto(SizeSteps):
             self.s.say(
                 f"{dim.name} race {where} ({summary}): {winner} is the closest to meeting them."
             )
-            return
+            return []
         if coarse:
             near = [v for v in dim.neighbours(winner) if v not in contenders]
             if near and self.s.budget.fraction_used() < self.cfg.refine_until:
@@ -212,6 +253,8 @@ class _Auto(SizeSteps):
             f"{dim.name} race {where} ({summary}): {winner} won at "
             f"{self._describe_score(self.key(self.current))}."
         )
+        tied = [self.s.cache[k].config[dim.name] for k in survivors]
+        return [v for v in tied if v != winner]
 
     def recheck(self) -> None:
         if self.s.budget.fraction_used() >= self.cfg.refine_until:

@@ -36,6 +36,10 @@ class AutoSettings:
         distance of the leader's: they are practically equal, more repeats would be wasted.
     coarse_above : int
         Numeric ladders longer than this are raced on every other value first.
+    beam : int
+        Branches the dimension races may keep: a race that leaves contenders statistically
+        tied opens a branch for the runner-up (up to this many in all), which races the
+        remaining dimensions too; 1 decides every tie by the higher mean.
     confirm_repeats : int
         Repeats of the winner and the runner-up in the confirmation step (at least).
     size_until, race_until, refine_until : float
@@ -56,6 +60,7 @@ class AutoSettings:
     max_rounds: int = 4
     indifference: float = 0.015
     coarse_above: int = 6
+    beam: int = 2
     confirm_repeats: int = 6
     size_until: float = 0.4
     race_until: float = 0.75
@@ -64,6 +69,8 @@ class AutoSettings:
     def __post_init__(self) -> None:
         if not 2 <= self.min_repeats <= self.max_repeats:
             raise SearchError("AutoSettings needs 2 <= min_repeats <= max_repeats")
+        if self.beam < 1:
+            raise SearchError("AutoSettings needs beam >= 1")
         if self.calibration_repeats < 2 or self.confirm_repeats < 2:
             raise SearchError("AutoSettings needs at least 2 calibration and confirm repeats")
         if not 0 <= self.plateau < 1 or not 0 < self.alpha < 1:

@@ -7,7 +7,7 @@ state (current configuration, repeats per comparison) and :meth:`RaceBase.race`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .auto_settings import AutoSettings
@@ -18,6 +18,8 @@ from .trials import Trial
 from .usl import USLFit
 
 __all__ = ["RaceBase"]
+
+_POOLED_DOF = 4  # repeats-minus-one at the raced pool sizes before their own noise is used
 
 
 class RaceBase:
@@ -46,6 +48,34 @@ class RaceBase:
     def _describe_score(self, key: str) -> str:
         return self.s.objective.describe(self.s.mean_score(self.s.cache[key]))
 
+    def noise_cv(self, sizes: set[Any] | None = None) -> float:
+        """Relative noise of one repeat, pooled over every configuration measured twice or more.
+
+        Restricted to the pool sizes in ``sizes`` when those hold enough repeats (noise grows
+        with the pool on a loaded machine, so the calibration's value at the default size can
+        be far too optimistic for a race at four times that size); 0.0 when nothing is known.
+        """
+
+        def pooled(keep: Callable[[Trial], bool]) -> tuple[float, int]:
+            total, dof = 0.0, 0
+            for trial in self.s.cache.values():
+                if not self.s.usable(trial) or not keep(trial):
+                    continue
+                scores = self.s.scores(trial)
+                n = len(scores)
+                m = sum(scores) / n if n else 0.0
+                if n < 2 or m == 0.0:
+                    continue
+                total += sum((x - m) ** 2 for x in scores) / (m * m)
+                dof += n - 1
+            return (math.sqrt(total / dof) if dof else 0.0), dof
+
+        if sizes:
+            cv, dof = pooled(lambda t: t.config.get("max_workers") in sizes)
+            if dof >= _POOLED_DOF:
+                return cv
+        return pooled(lambda t: True)[0]
+
     def race(self, configs: list[dict[str, Any]], stage: str) -> tuple[list[str], str]:
         """Successive halving with Welch drops; returns (survivor keys best first, summary)."""
         keys, by_key = [], {}
@@ -65,11 +95,12 @@ class RaceBase:
                 break
             alive.sort(key=lambda k: self.s.mean_score(self.s.cache[k]), reverse=True)
             leader = self.s.scores(self.s.cache[alive[0]])
+            floor = self.noise_cv({by_key[k].get("max_workers") for k in alive})
             keep = [alive[0]]
             for k in alive[1:]:
                 scores = self.s.scores(self.s.cache[k])
                 testable = len(scores) >= 2 and len(leader) >= 2
-                if testable and compare(scores, leader, alpha=self.cfg.alpha).worse:
+                if testable and compare(scores, leader, alpha=self.cfg.alpha, cv_floor=floor).worse:
                     dropped.append(k)
                     continue
                 keep.append(k)

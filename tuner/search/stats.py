@@ -269,6 +269,7 @@ def compare(
     *,
     alpha: float = 0.05,
     margin: float = 0.0,
+    cv_floor: float = 0.0,
 ) -> Comparison:
     """One-sided Welch t-test: is A statistically worse (lower) than B?
 
@@ -281,6 +282,11 @@ def compare(
     margin : float
         Relative indifference margin: tests ``mean(A) < (1 - margin) · mean(B)``, so a margin
         of 0.02 only drops A when it is worse by more than 2%.
+    cv_floor : float
+        Least relative standard deviation assumed for one sample of either side: a sample
+        variance from two or three repeats is itself very uncertain, and repeats that happen
+        to agree would otherwise make a small difference look significant.  Pass the noise
+        measured over many configurations (the ``auto`` strategy's pooled estimate).
 
     Notes
     -----
@@ -298,14 +304,32 @@ def compare(
     target = (1.0 - margin) * mb
     diff = mb - ma
     rel = diff / mb if mb else math.inf
-    va, vb = float(xa.var(ddof=1)) / xa.size, float(xb.var(ddof=1)) / xb.size
+    if not 0.0 <= cv_floor < 10.0:
+        raise SearchError(f"cv_floor lies in [0, 10), got {cv_floor}")
+    var_a, var_b = float(xa.var(ddof=1)), float(xb.var(ddof=1))
+    p, t, df = _welch(ma, var_a, xa.size, target, var_b, xb.size)
+    if cv_floor > 0.0:
+        # The floor can only veto a drop: the larger p of the test with and without it
+        # (Welch's df grows when the variances even out, which alone could lower p).
+        floored = _welch(
+            ma, max(var_a, (cv_floor * ma) ** 2), xa.size,
+            target, max(var_b, (cv_floor * mb) ** 2), xb.size,
+        )  # fmt: skip
+        if floored[0] > p:
+            p, t, df = floored
+    return Comparison(p < alpha, p, diff, rel, t, df)
+
+
+def _welch(
+    ma: float, var_a: float, na: int, target: float, var_b: float, nb: int
+) -> tuple[float, float, float]:
+    """(p, t, df) of the one-sided Welch test of ``mean A < target``; exact when both
+    variances are zero."""
+    va, vb = var_a / na, var_b / nb
     se2 = va + vb
     if se2 == 0.0:
         worse = ma < target
-        return Comparison(
-            worse, 0.0 if worse else 1.0, diff, rel, math.copysign(math.inf, diff), math.inf
-        )
+        return (0.0 if worse else 1.0), math.copysign(math.inf, target - ma), math.inf
     t = (target - ma) / math.sqrt(se2)
-    df = se2 * se2 / (va * va / (xa.size - 1) + vb * vb / (xb.size - 1))
-    p = 1.0 - t_cdf(t, df)
-    return Comparison(p < alpha, p, diff, rel, t, df)
+    df = se2 * se2 / (va * va / (na - 1) + vb * vb / (nb - 1))
+    return 1.0 - t_cdf(t, df), t, df
