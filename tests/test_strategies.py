@@ -203,6 +203,34 @@ def test_a_statistical_tie_opens_a_branch_that_finds_the_interaction():
     assert all(r.evaluations <= 0.25 * len(space) for _, r in runs)
 
 
+class _NoisierWithSize(SimEvaluator):
+    """Noise that grows with the pool: 2% at 2 workers, 12% at 8 (as on a loaded machine)."""
+
+    def evaluate(self, config, repeats, stage):
+        trial = super().evaluate(config, repeats, stage)
+        cv = 0.02 if config["max_workers"] <= 2 else 0.12
+        rng = np.random.default_rng([self.seed, config["max_workers"], self.calls])
+        noisy = tuple(x * float(rng.lognormal(0.0, cv)) for x in trial.samples)
+        return dataclasses.replace(trial, samples=noisy)
+
+
+def test_pooled_noise_is_taken_at_the_raced_pool_size():
+    from tuner.search.racing import RaceBase
+    from tuner.search.session import Session
+
+    sim = _NoisierWithSize(SimShape(noise_cv=0.0), seed=3)
+    race = RaceBase(Session("auto", SPACE, sim), AutoSettings())
+    assert race.noise_cv() == 0.0  # nothing measured yet
+    for balancer in ("round_robin", "pull", "least_outstanding"):
+        for n in (2, 8):
+            race.s.measure(race.with_(max_workers=n, balancer=balancer), 6, "test")
+    small, large = race.noise_cv({2}), race.noise_cv({8})
+    assert 0.01 < small < 0.04
+    assert 0.07 < large < 0.2
+    assert small < race.noise_cv() < large  # pooled over both sizes
+    assert race.noise_cv({5}) == race.noise_cv()  # nothing at 5 workers: all sizes
+
+
 def test_auto_explains_each_step():
     result = auto_search(SPACE, SimEvaluator(SHAPES["default"], seed=2))
     text = "\n".join(result.explain())

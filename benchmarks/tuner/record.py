@@ -3,7 +3,7 @@
 A full grid (7,744 configurations on this 2-core machine) would take 6-10 hours per workload,
 so the benchmark records a *reduced* grid per workload (:data:`RECORDED_SPACE`): every value
 of it is a real ``WorkerPool`` trial measured by the tuner's own
-:class:`~tuner.runner.PoolEvaluator`, ``RECORD_REPEATS`` windows of about 0.3 s each
+:class:`~tuner.runner.PoolEvaluator`, ``RECORD_PASSES`` windows of about 0.3 s each
 (:data:`WINDOWS`), in shuffled passes over the grid (see :func:`record` for why).  The trials
 go to ``benchmarks/tuner_data/<workload>.jsonl`` as they finish (a killed recording resumes
 where it stopped), and ``<workload>.meta.json`` says how they were measured.
@@ -31,7 +31,7 @@ from tuner.search import SearchSpace, TrialLog
 __all__ = [
     "DATA_DIR",
     "RECORDED_SPACE",
-    "RECORD_REPEATS",
+    "RECORD_PASSES",
     "WINDOWS",
     "Window",
     "compact",
@@ -44,9 +44,11 @@ __all__ = [
 DATA_DIR: Final = Path(__file__).resolve().parent.parent / "tuner_data"
 """Where the recorded grids live (commit-worthy measurement data)."""
 
-RECORD_REPEATS: Final = 3
-"""Windows (passes) measured per configuration: enough to see the noise, few enough to
-finish."""
+RECORD_PASSES: Final = 6
+"""Windows (passes) measured per configuration.  Three were too few: on ``mixed`` the
+configuration-to-configuration noise (a window's CV 8-15% on this machine) made the best of
+144 three-window means a lucky draw (3,145 tasks/s; 2,794 once three more windows were
+added), so regret was measured against noise.  Six halve the variance of each true value."""
 
 RECORDED_SPACE: Final[Mapping[str, list[Any]]] = {
     "max_workers": [1, 2, 3, 4, 6, 8],
@@ -212,7 +214,7 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
 
 
 def record(
-    workloads: Sequence[str], *, data_dir: Path = DATA_DIR, passes: int = RECORD_REPEATS
+    workloads: Sequence[str], *, data_dir: Path = DATA_DIR, passes: int = RECORD_PASSES
 ) -> None:
     """Record the reduced grid of each workload in turn, resuming a partial file.
 
@@ -222,7 +224,8 @@ def record(
     outermost), a busy minute would fall on, say, every 8-worker configuration and bias that
     whole slice of the grid.  Shuffled passes turn the drift into noise between a
     configuration's windows, which the replay then reproduces, and its mean averages over
-    three moments.  Costs one pool start-up per window instead of per configuration.
+    ``passes`` moments.  A file with fewer passes is extended: the missing passes are
+    added.  Costs one pool start-up per window instead of per configuration.
 
     One workload at a time, never two at once: they would share the cores and each would
     measure the other.

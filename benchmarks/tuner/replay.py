@@ -1,7 +1,7 @@
 """``replay`` mode: compare strategies offline on recorded grids, on identical data.
 
 Each recorded workload (``benchmarks/tuner_data/<workload>.jsonl``, see :mod:`.record`) holds
-every configuration of a reduced grid measured ``RECORD_REPEATS`` times on real pools.  A
+every configuration of a reduced grid measured ``RECORD_PASSES`` times on real pools.  A
 :class:`ReplayEvaluator` answers ``evaluate(config, repeats, stage)`` by drawing ``repeats``
 of that configuration's recorded windows *with replacement* (seeded), so a strategy sees
 realistic noise, and two strategies given the same seed see the same distributions.
@@ -63,11 +63,12 @@ from tuner.search import (
 )
 from tuner.search.trials import merge_by_config
 
-from .record import RECORD_REPEATS, data_path, recorded_space
+from .record import data_path, recorded_space
 
 __all__ = [
     "AUTO_SECONDS",
     "AUTO_SHARE",
+    "GRID_REPEATS",
     "TARGET_REGRET",
     "Recorded",
     "ReplayClock",
@@ -88,6 +89,10 @@ AUTO_SECONDS = 60.0
 
 TARGET_REGRET = 0.05
 """The issue's target: ``auto`` within 5% of the grid's best."""
+
+GRID_REPEATS = 3
+"""Windows per configuration of the ``grid``, ``random`` and ``tpe`` rows (``grid_search``'s
+default): the cost the shares are measured against, whatever the recording holds."""
 
 
 # ------------------------------------------------------------------------------ recorded data
@@ -356,7 +361,7 @@ def _result(
         evaluations=evaluator.calls,
         windows=evaluator.windows,
         grid_evaluations=n,
-        grid_windows=n * RECORD_REPEATS,
+        grid_windows=n * GRID_REPEATS,
         simulated_s=evaluator.clock.now,
     )
 
@@ -374,7 +379,12 @@ def _run_strategy(
 
 
 def run_tpe(
-    recorded: Recorded, seed: int, evaluations: int, repeats: int = 3, *, name: str = "tpe"
+    recorded: Recorded,
+    seed: int,
+    evaluations: int,
+    repeats: int = GRID_REPEATS,
+    *,
+    name: str = "tpe",
 ) -> RunResult:
     """Optuna's TPE sampler on the recorded grid, maximising the replayed throughput.
 
@@ -433,11 +443,16 @@ def replay_seed(
         results.append(run_tpe(recorded, seed, budget))
         # The same measuring cost instead of the same trial count: auto's trials measure
         # more windows each (up to 6, against 3).
-        same_windows = max(1, math.ceil(auto.windows / RECORD_REPEATS))
+        same_windows = max(1, math.ceil(auto.windows / GRID_REPEATS))
         results.append(run_tpe(recorded, seed, same_windows, name=TPE_SAME_WINDOWS))
     if grid:
         results.append(
-            _run_strategy(recorded, "grid", seed, lambda ev, clock: grid_search(space, ev))
+            _run_strategy(
+                recorded,
+                "grid",
+                seed,
+                lambda ev, clock: grid_search(space, ev, repeats=GRID_REPEATS),
+            )
         )
     return results
 
