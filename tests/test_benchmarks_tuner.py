@@ -18,8 +18,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks.tuner import record as record_module
 from benchmarks.tuner.__main__ import main
-from benchmarks.tuner.record import DATA_DIR, WINDOWS, compact, data_path, recorded_space
+from benchmarks.tuner.record import (
+    DATA_DIR,
+    WINDOWS,
+    Window,
+    compact,
+    data_path,
+    recorded_space,
+    verify,
+)
 from benchmarks.tuner.replay import (
     STRATEGY_ORDER,
     TPE_SAME_WINDOWS,
@@ -33,7 +42,8 @@ from benchmarks.tuner.replay import (
     targets_table,
 )
 from tuner.errors import SearchError
-from tuner.search import SearchSpace, TrialLog, grid_search
+from tuner.search import SearchSpace, TrialLog, config_key, grid_search
+from tuner.search.trials import merge_by_config
 
 from .search_sim import SimEvaluator, SimShape
 
@@ -202,3 +212,35 @@ def test_compact_keeps_the_measurements(tmp_path: Path) -> None:
     for key, trial in before.items():
         assert after[key].samples == pytest.approx(trial.samples, rel=1e-5)
         assert after[key].config == trial.config
+
+
+def test_verify_measures_the_leaders_again_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _synthesise(tmp_path)
+    passes = {t.key: t for t in merge_by_config(TrialLog(path).read()).values()}
+    leaders = sorted(passes, key=lambda k: -passes[k].throughput)[:3]
+    sim = SimEvaluator(SimShape(noise_cv=0.05), seed=11)
+    monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, Window(WINDOW_TASKS, 10)))
+
+    verify(["sim"], data_dir=tmp_path, top=3, windows=2)
+    after = merge_by_config(TrialLog(path).read())
+    assert {k for k, t in after.items() if t.repeats == 3 + 2} == set(leaders)
+    assert all(after[k].repeats == 3 for k in passes if k not in leaders)
+    meta = json.loads((tmp_path / "sim.meta.json").read_text())
+    assert [config_key(c) for c in meta["verified"]["configs"]] == leaders
+    assert meta["grid_best_throughput"] == max(t.throughput for t in after.values())
+    assert sim.calls == 3 * 2
+
+    verify(["sim"], data_dir=tmp_path, top=3, windows=2)  # resumed: nothing left to measure
+    assert sim.calls == 3 * 2
+    verify(["sim"], data_dir=tmp_path, top=3, windows=3)  # one more round, same leaders
+    assert sim.calls == 3 * 3
+    again = merge_by_config(TrialLog(path).read())
+    assert all(again[k].repeats == 3 + 3 for k in leaders)
+    assert load_recorded("sim", tmp_path).trials[leaders[0]].repeats == 6
+
+
+def test_verify_without_a_recording_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SearchError, match="record it first"):
+        verify(["sim"], data_dir=tmp_path)

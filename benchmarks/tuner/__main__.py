@@ -5,6 +5,7 @@ Usage::
     python -m benchmarks.tuner [replay] [--seeds 20] [--workloads cpu,io] [--json out.json]
     python -m benchmarks.tuner replay --quick          # smoke run: 2 seeds (what the tests run)
     python -m benchmarks.tuner record [--workloads cpu,io]   # re-measure (minutes each)
+    python -m benchmarks.tuner verify [--workloads cpu,io]   # re-measure the grids' leaders
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from tuner.errors import ConfigError, SearchError, WorkloadError
 
-from .record import DATA_DIR, WINDOWS, data_path, record
+from .record import DATA_DIR, WINDOWS, data_path, record, verify
 from .replay import (
     AUTO_SECONDS,
     AUTO_SHARE,
@@ -43,10 +44,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "mode",
         nargs="?",
-        choices=("replay", "record"),
+        choices=("replay", "record", "verify"),
         default="replay",
-        help="replay recorded grids (default), or record them on real pools "
-        "(several minutes per workload; one workload at a time)",
+        help="replay recorded grids (default), record them on real pools (several minutes "
+        "per workload; one workload at a time), or verify: measure each recorded grid's "
+        "leading configurations again (a few minutes per workload)",
     )
     parser.add_argument(
         "--workloads",
@@ -149,11 +151,11 @@ def _machine_line(meta: dict) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit code (2: bad usage or missing data)."""
     args = _parser().parse_args(argv)
-    if args.mode == "record":
+    if args.mode in ("record", "verify"):
         try:
             names = _workloads(args.workloads, args.data) if args.workloads else list(WINDOWS)
-            record(names, data_dir=args.data)
-        except WorkloadError as exc:
+            (record if args.mode == "record" else verify)(names, data_dir=args.data)
+        except (WorkloadError, SearchError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         return 0
