@@ -214,28 +214,35 @@ def test_compact_keeps_the_measurements(tmp_path: Path) -> None:
         assert after[key].config == trial.config
 
 
-def test_verify_measures_the_leaders_again_and_resumes(
+def test_verify_measures_the_leaders_again_with_controls_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = _synthesise(tmp_path)
+    path = _synthesise(tmp_path)  # 3 windows per configuration, as "repeats" says
     passes = {t.key: t for t in merge_by_config(TrialLog(path).read()).values()}
     leaders = sorted(passes, key=lambda k: -passes[k].throughput)[:3]
     sim = SimEvaluator(SimShape(noise_cv=0.05), seed=11)
     monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, Window(WINDOW_TASKS, 10)))
 
-    verify(["sim"], data_dir=tmp_path, top=3, windows=2)
+    verify(["sim"], data_dir=tmp_path, top=3, windows=2, controls=2)
     after = merge_by_config(TrialLog(path).read())
-    assert {k for k, t in after.items() if t.repeats == 3 + 2} == set(leaders)
-    assert all(after[k].repeats == 3 for k in passes if k not in leaders)
     meta = json.loads((tmp_path / "sim.meta.json").read_text())
+    controls = [config_key(c) for c in meta["verified"]["controls"]]
     assert [config_key(c) for c in meta["verified"]["configs"]] == leaders
+    assert len(controls) == 2 and not set(controls) & set(leaders)
+    assert all(after[k].repeats == 3 + 2 for k in leaders)
+    assert all(after[k].repeats == 3 + 3 for k in controls)
+    assert all(t.repeats == 3 for k, t in after.items() if k not in leaders + controls)
+    assert sim.calls == 3 * 2 + 2 * 3
     assert meta["grid_best_throughput"] == max(t.throughput for t in after.values())
-    assert sim.calls == 3 * 2
+    # The simulator does not drift: the controls' change is noise around zero; the leaders',
+    # selected for their high passes, is not above it (the winner's curse can only pull down).
+    assert abs(meta["verified"]["controls_change"]) < 0.1
+    assert meta["verified"]["leaders_change"] < 0.1
 
-    verify(["sim"], data_dir=tmp_path, top=3, windows=2)  # resumed: nothing left to measure
-    assert sim.calls == 3 * 2
-    verify(["sim"], data_dir=tmp_path, top=3, windows=3)  # one more round, same leaders
-    assert sim.calls == 3 * 3
+    verify(["sim"], data_dir=tmp_path, top=3, windows=2, controls=2)  # resumed: nothing to do
+    assert sim.calls == 3 * 2 + 2 * 3
+    verify(["sim"], data_dir=tmp_path, top=3, windows=3, controls=2)  # one more leader round
+    assert sim.calls == 3 * 3 + 2 * 3
     again = merge_by_config(TrialLog(path).read())
     assert all(again[k].repeats == 3 + 3 for k in leaders)
     assert load_recorded("sim", tmp_path).trials[leaders[0]].repeats == 6
@@ -244,3 +251,23 @@ def test_verify_measures_the_leaders_again_and_resumes(
 def test_verify_without_a_recording_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SearchError, match="record it first"):
         verify(["sim"], data_dir=tmp_path)
+
+
+def test_record_measures_shuffled_passes_and_extends_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = SimEvaluator(SimShape(noise_cv=0.05), seed=5)
+    monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, Window(WINDOW_TASKS, 10)))
+    record_module.record(["cpu"], data_dir=tmp_path, passes=2)
+    grid = recorded_space("cpu")
+    trials = TrialLog(data_path("cpu", tmp_path)).read()
+    assert sorted({t.stage for t in trials}) == ["pass-1", "pass-2"]
+    first = [config_key(t.config) for t in trials if t.stage == "pass-1"]
+    assert sorted(first) == sorted(config_key(c) for c in grid.grid())
+    assert first != [config_key(c) for c in grid.grid()]  # shuffled, not in grid order
+    record_module.record(["cpu"], data_dir=tmp_path, passes=3)  # extended by one pass
+    merged = merge_by_config(TrialLog(data_path("cpu", tmp_path)).read())
+    assert {t.repeats for t in merged.values()} == {3}
+    assert sim.calls == 3 * len(grid)
+    meta = json.loads((tmp_path / "cpu.meta.json").read_text())
+    assert meta["repeats"] == 3 and meta["configurations"] == len(grid)

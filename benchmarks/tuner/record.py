@@ -21,6 +21,7 @@ import math
 import os
 import platform
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "DATA_DIR",
     "RECORDED_SPACE",
     "RECORD_PASSES",
+    "VERIFY_CONTROLS",
     "VERIFY_TOP",
     "VERIFY_WINDOWS",
     "WINDOWS",
@@ -56,6 +58,9 @@ added), so regret was measured against noise.  Six halve the variance of each tr
 
 VERIFY_TOP: Final = 12
 """Leading configurations :func:`verify` measures again."""
+
+VERIFY_CONTROLS: Final = 12
+"""Configurations outside the leaders :func:`verify` measures again as controls."""
 
 VERIFY_WINDOWS: Final = 24
 """Extra windows per verified configuration: with six from the passes, 30 in all, a standard
@@ -176,20 +181,22 @@ def _evaluator(name: str) -> tuple[Any, Window]:
 
 
 def _measure_round(
-    name: str, log: TrialLog, evaluator: Any, order: Sequence[Mapping[str, Any]],
-    have: dict[str, int], want: int, stage: str, progress: list[float],
+    name: str, log: TrialLog, evaluator: Any, order: Sequence[tuple[Mapping[str, Any], str]],
+    done: Mapping[str, Counter[str]], number: int, progress: list[float],
 ) -> None:  # fmt: skip
-    """One window of every configuration of ``order`` that has fewer than ``want``."""
-    for config in order:
+    """Round ``number`` (from 0): one window, staged ``<role>-<number + 1>``, of every
+    ``(configuration, role)`` of ``order`` that has no more than ``number`` of that role yet
+    (so a resumed recording skips what it measured)."""
+    for config, role in order:
         key = config_key(config)
-        if have.get(key, 0) >= want:
-            continue  # resumed: this round already measured it
-        trial = evaluator.evaluate(dict(config), 1, stage)
+        if done[role][key] > number:
+            continue
+        trial = evaluator.evaluate(dict(config), 1, f"{role}-{number + 1}")
         log.append(dataclasses.replace(trial, strategy="record"))
-        have[key] = have.get(key, 0) + 1
+        done[role][key] += 1
         progress[1] += 1
         if progress[1] % 20 == 0:
-            print(f"  {name}: {stage}, {progress[1]:.0f} trials, "
+            print(f"  {name}: round {number + 1}, {progress[1]:.0f} trials, "
                   f"{time.time() - progress[0]:.0f} s", flush=True)  # fmt: skip
 
 
@@ -202,6 +209,7 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
     configs = list(space.grid())
     log = TrialLog(data_path(name, data_dir))
     have = {k: t.repeats for k, t in merge_by_config(_passes(log)).items()}
+    done = {"pass": Counter(have)}
     evaluator, window = _evaluator(name)
     began, load_before = time.time(), os.getloadavg()[0]
     progress = [began, 0.0]
@@ -210,7 +218,7 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
     for number in range(passes):
         order = list(configs)
         random.Random(number).shuffle(order)
-        _measure_round(name, log, evaluator, order, have, number + 1, f"pass-{number + 1}",
+        _measure_round(name, log, evaluator, [(c, "pass") for c in order], done, number,
                        progress)  # fmt: skip
     compact(data_path(name, data_dir))
     meta = {
@@ -233,7 +241,11 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
 
 def _passes(log: TrialLog) -> list[Any]:
     """The trials of the shuffled passes (not of :func:`verify`)."""
-    return [t for t in log.read() if not t.stage.startswith("verify")]
+    return _passes_of(log.read())
+
+
+def _passes_of(trials: Sequence[Any]) -> list[Any]:
+    return [t for t in trials if not t.stage.startswith(("verify", "control"))]
 
 
 def _write_meta(name: str, data_dir: Path, log: TrialLog, meta: dict[str, Any]) -> None:
@@ -275,19 +287,23 @@ def record(
 
 def verify(
     workloads: Sequence[str], *, data_dir: Path = DATA_DIR, top: int = VERIFY_TOP,
-    windows: int = VERIFY_WINDOWS,
+    windows: int = VERIFY_WINDOWS, controls: int = VERIFY_CONTROLS,
 ) -> None:  # fmt: skip
-    """Measure the ``top`` configurations of each recorded grid ``windows`` times more.
+    """Measure the ``top`` configurations of each recorded grid ``windows`` times more, and
+    ``controls`` others as many times as the passes did, to see the drift.
 
     The grid's best is the largest of 144-180 means of six noisy windows each, so it is biased
     upwards (the winner's curse): among twenty configurations within noise of each other, the
     luckiest mean sits about two standard errors (8-10% here) above its true value, and regret
     would be measured against a lucky draw.  Re-measuring the leaders pulls lucky ones back
     to their true value where it matters.  The leaders are ranked by the passes alone (so a
-    resumed verification picks the same ones), measured in ``windows`` rounds, each round in
-    its own shuffled order and each window a fresh pool, as the passes are.  The extra
-    windows join the configuration's recorded ones (replays draw from all of them) and the
-    meta file records which configurations were verified.
+    resumed verification picks the same ones).  The controls, drawn at random from the other
+    configurations, are measured in the same rounds: their change from the passes is the
+    machine's drift since then (they are not selected, so no curse), against which the
+    leaders' change can be read.  Each round is its own shuffled order of both, each window a
+    fresh pool, as in the passes.  The extra windows join the configuration's recorded ones
+    (replays draw from all of them); the meta file records which configurations were verified
+    and both changes.
 
     Raises
     ------
@@ -304,32 +320,51 @@ def verify(
             raise SearchError(f"no recorded grid for {name!r} in {data_dir}; record it first")
         meta = json.loads(mpath.read_text(encoding="utf-8"))
         log = TrialLog(path)
-        passes = [t for t in merge_by_config(_passes(log)).values() if t.ok]
-        leaders = sorted(passes, key=lambda t: -t.throughput)[:top]
-        base = {t.key: t.repeats for t in passes}
-        have = {k: t.repeats for k, t in merge_by_config(log.read()).items()}
+        passes = {t.key: t for t in merge_by_config(_passes(log)).values() if t.ok}
+        ranked = sorted(passes.values(), key=lambda t: -t.throughput)
+        leaders, others = ranked[:top], sorted(ranked[top:], key=lambda t: t.key)
+        picked = random.Random(f"{name}-controls").sample(others, min(controls, len(others)))
+        roles = [(t.config, "verify", windows) for t in leaders]
+        roles += [(t.config, "control", meta.get("repeats", RECORD_PASSES)) for t in picked]
+        done = {role: Counter(t.key for t in log.read() if t.stage.startswith(role))
+                for role in ("verify", "control")}  # fmt: skip
         evaluator, _ = _evaluator(name)
         began, load_before = time.time(), os.getloadavg()[0]
         progress = [began, 0.0]
         print(f"verifying {name}: the top {len(leaders)} configurations, {windows} more "
-              "windows each", flush=True)  # fmt: skip
-        for number in range(windows):
-            order = [t.config for t in leaders]
+              f"windows each, and {len(picked)} controls", flush=True)  # fmt: skip
+        for number in range(max((n for _, _, n in roles), default=0)):
+            order = [(config, role) for config, role, n in roles if number < n]
             random.Random(1000 + number).shuffle(order)
-            want = {t.key: base[t.key] + number + 1 for t in leaders}
-            for config in order:
-                key = config_key(config)
-                _measure_round(name, log, evaluator, [config], have, want[key],
-                               f"verify-{number + 1}", progress)  # fmt: skip
+            _measure_round(name, log, evaluator, order, done, number, progress)
         compact(path)
         meta["verified"] = {
             "top": len(leaders),
             "windows": windows,
             "configs": [t.config for t in leaders],
-            "order": f"the top {len(leaders)} by the passes' means, {windows} more windows each "
-            "in shuffled rounds, one window per trial (a fresh pool each time)",
+            "controls": [t.config for t in picked],
+            "order": f"the top {len(leaders)} by the passes' means, {windows} more windows each, "
+            f"and {len(picked)} random others as many windows as the passes, in shuffled "
+            "rounds, one window per trial (a fresh pool each time)",
+            # Mean of (new windows' mean / passes' mean): the leaders', and the controls'.
+            "leaders_change": _change(log, leaders, "verify"),
+            "controls_change": _change(log, picked, "control"),
             "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.time() - began, 1),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
+        print(f"{name}: leaders changed by {meta['verified']['leaders_change']:+.1%}, controls "
+              f"by {meta['verified']['controls_change']:+.1%}", flush=True)  # fmt: skip
         _write_meta(name, Path(data_dir), log, meta)
+
+
+def _change(log: TrialLog, configs: Sequence[Any], role: str) -> float:
+    """Mean over ``configs`` of (their ``role`` windows' mean / their passes' mean) - 1."""
+    from tuner.search.trials import merge_by_config
+
+    trials = log.read()
+    passes = merge_by_config(_passes_of(trials))
+    again = merge_by_config([t for t in trials if t.stage.startswith(role)])
+    ratios = [again[t.key].throughput / passes[t.key].throughput - 1.0
+              for t in configs if t.key in again and passes[t.key].throughput > 0]  # fmt: skip
+    return round(sum(ratios) / len(ratios), 4) if ratios else math.nan
