@@ -233,7 +233,8 @@ def test_verify_measures_the_leaders_again_with_controls_and_resumes(
     assert all(after[k].repeats == 3 + 3 for k in controls)
     assert all(t.repeats == 3 for k, t in after.items() if k not in leaders + controls)
     assert sim.calls == 3 * 2 + 2 * 3
-    assert meta["grid_best_throughput"] == max(t.throughput for t in after.values())
+    # The meta's best is the replay's: verified windows rescaled by the controls' drift.
+    assert meta["grid_best_throughput"] == pytest.approx(load_recorded("sim", tmp_path).best[1])
     # The simulator does not drift: the controls' change is noise around zero; the leaders',
     # selected for their high passes, is not above it (the winner's curse can only pull down).
     assert abs(meta["verified"]["controls_change"]) < 0.1
@@ -271,3 +272,45 @@ def test_record_measures_shuffled_passes_and_extends_them(
     assert sim.calls == 3 * len(grid)
     meta = json.loads((tmp_path / "cpu.meta.json").read_text())
     assert meta["repeats"] == 3 and meta["configurations"] == len(grid)
+
+
+def test_verified_windows_are_rescaled_by_the_controls_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _synthesise(tmp_path)
+    sim = SimEvaluator(SimShape(noise_cv=0.05), seed=2)
+    monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, Window(WINDOW_TASKS, 10)))
+    verify(["sim"], data_dir=tmp_path, top=2, windows=2, controls=1)
+    meta_file = tmp_path / "sim.meta.json"
+    meta = json.loads(meta_file.read_text())
+    meta["verified"]["controls_change"] = 0.25  # as if the machine ran 25% faster later
+    meta_file.write_text(json.dumps(meta))
+    leader = config_key(meta["verified"]["configs"][0])
+    raw = TrialLog(path).read()
+    passes = [s for t in raw if t.key == leader and t.stage.startswith("grid") for s in t.samples]
+    later = [s for t in raw if t.key == leader and t.stage.startswith("verify") for s in t.samples]
+
+    rec = load_recorded("sim", tmp_path)
+    assert rec.drift == 0.25
+    assert rec.trials[leader].samples == pytest.approx(passes + [x / 1.25 for x in later])
+    only = load_recorded("sim", tmp_path, verified=False)
+    assert only.drift is None and only.trials[leader].samples == pytest.approx(passes)
+
+    del meta["verified"]["controls_change"]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(SearchError, match="no measured drift"):
+        load_recorded("sim", tmp_path)
+    assert load_recorded("sim", tmp_path, verified=False).drift is None
+
+
+def test_record_refuses_to_add_passes_after_a_verification(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _synthesise(tmp_path)
+    sim = SimEvaluator(SimShape(noise_cv=0.05), seed=4)
+    monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, Window(WINDOW_TASKS, 10)))
+    verify(["sim"], data_dir=tmp_path, top=2, windows=1, controls=1)
+    calls = sim.calls
+    with pytest.raises(SearchError, match="delete those lines"):
+        record_module.record(["sim"], data_dir=tmp_path, passes=4)
+    assert sim.calls == calls

@@ -72,6 +72,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-tpe", action="store_true", help="skip the Optuna TPE column")
     parser.add_argument(
+        "--passes-only",
+        action="store_true",
+        help="replay the recorded passes alone, without the windows `verify` added",
+    )
+    parser.add_argument(
         "--json", type=Path, default=None, help="also write every replayed run to this file"
     )
     return parser  # fmt: skip
@@ -106,7 +111,9 @@ def replay_main(args: argparse.Namespace) -> int:
               "`python -m benchmarks.tuner record`", file=sys.stderr)  # fmt: skip
         return 2
     try:
-        recorded = [load_recorded(name, args.data) for name in names]
+        recorded = [
+            load_recorded(name, args.data, verified=not args.passes_only) for name in names
+        ]
     except (SearchError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from tuner.errors import SearchError
-from tuner.search import SearchSpace, TrialLog, config_key
+from tuner.search import SearchSpace, Trial, TrialLog, config_key
 
 __all__ = [
     "DATA_DIR",
@@ -45,6 +45,7 @@ __all__ = [
     "record",
     "recorded_space",
     "verify",
+    "with_verification",
 ]
 
 DATA_DIR: Final = Path(__file__).resolve().parent.parent / "tuner_data"
@@ -59,11 +60,12 @@ added), so regret was measured against noise.  Six halve the variance of each tr
 VERIFY_TOP: Final = 12
 """Leading configurations :func:`verify` measures again."""
 
-VERIFY_CONTROLS: Final = 12
-"""Configurations outside the leaders :func:`verify` measures again as controls."""
+VERIFY_CONTROLS: Final = 24
+"""Configurations outside the leaders :func:`verify` measures again as controls: enough to
+put the drift's standard error near 2% at the noisiest workloads' 16% window CV."""
 
-VERIFY_WINDOWS: Final = 24
-"""Extra windows per verified configuration: with six from the passes, 30 in all, a standard
+VERIFY_WINDOWS: Final = 18
+"""Extra windows per verified configuration: with six from the passes, 24 in all, a standard
 error of about 3% at the 15% window CV of the noisiest workloads."""
 
 RECORDED_SPACE: Final[Mapping[str, list[Any]]] = {
@@ -208,6 +210,11 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
     space = recorded_space(name)
     configs = list(space.grid())
     log = TrialLog(data_path(name, data_dir))
+    if len(_passes(log)) < len(log.read()):
+        raise SearchError(
+            f"{log.path} holds windows of `verify`, which rank the leaders by the passes: "
+            "delete those lines (stages verify-* and control-*) before adding passes"
+        )
     have = {k: t.repeats for k, t in merge_by_config(_passes(log)).items()}
     done = {"pass": Counter(have)}
     evaluator, window = _evaluator(name)
@@ -245,7 +252,40 @@ def _passes(log: TrialLog) -> list[Any]:
 
 
 def _passes_of(trials: Sequence[Any]) -> list[Any]:
-    return [t for t in trials if not t.stage.startswith(("verify", "control"))]
+    return [t for t in trials if not t.stage.startswith(_LATER)]
+
+
+_LATER: Final = ("verify", "control")
+"""Stage prefixes of the windows ``verify`` adds after the passes."""
+
+
+def with_verification(
+    raw: Sequence[Trial], meta: Mapping[str, Any], *, keep: bool = True, path: Path | str = ""
+) -> tuple[list[Trial], float | None]:
+    """The passes' trials, plus (``keep``) the windows of ``verify`` divided by ``1 + drift``.
+
+    The later windows were measured in another session, and sessions differ: the controls
+    (random configurations measured again as many times as the passes) moved by up to ~10%
+    on this machine.  Dividing by their change puts the leaders' new windows on the passes'
+    scale, so what remains of their change is the winner's curse the verification is for.
+    """
+    later = [t for t in raw if t.stage.startswith(_LATER)]
+    passes = [t for t in raw if not t.stage.startswith(_LATER)]
+    if not keep or not later:
+        return passes, None
+    change = (meta.get("verified") or {}).get("controls_change")
+    if not isinstance(change, (int, float)) or not math.isfinite(change) or change <= -1:
+        raise SearchError(
+            f"{path} holds windows of `verify` but its meta file has no measured drift of the "
+            "controls; finish it with `python -m benchmarks.tuner verify`, or replay with "
+            "--passes-only"
+        )
+    scale = 1.0 / (1.0 + change)
+    rescaled = [
+        dataclasses.replace(t, samples=tuple(x * scale for x in t.samples), throughput=math.nan)
+        for t in later
+    ]
+    return passes + rescaled, float(change)
 
 
 def _write_meta(name: str, data_dir: Path, log: TrialLog, meta: dict[str, Any]) -> None:
@@ -253,7 +293,8 @@ def _write_meta(name: str, data_dir: Path, log: TrialLog, meta: dict[str, Any]) 
     from tuner.search.trials import merge_by_config
 
     trials = log.read()
-    ok = [t for t in merge_by_config(trials).values() if t.ok]
+    scaled, _ = with_verification(trials, meta, keep="verified" in meta, path=log.path)
+    ok = [t for t in merge_by_config(scaled).values() if t.ok]
     best = max(ok, key=lambda t: t.throughput) if ok else None
     meta["unstable_trials"] = sum(not t.stable for t in trials)
     meta["grid_best"] = None if best is None else best.config

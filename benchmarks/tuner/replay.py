@@ -63,7 +63,7 @@ from tuner.search import (
 )
 from tuner.search.trials import merge_by_config
 
-from .record import data_path, recorded_space
+from .record import data_path, recorded_space, with_verification
 
 __all__ = [
     "AUTO_SECONDS",
@@ -117,6 +117,9 @@ class Recorded:
     fixed_s : dict of str to float
         Per configuration, the mean cost of one recorded trial besides its windows (pool
         start-up, warm-up, shutdown), in seconds.
+    drift : float or None
+        When the windows of ``verify`` are included: the change of its controls since the
+        passes, by which those windows were divided; None when they are not.
     """
 
     workload: str
@@ -125,6 +128,7 @@ class Recorded:
     window_tasks: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     fixed_s: dict[str, float] = field(default_factory=dict)
+    drift: float | None = None
 
     def true_value(self, config: Mapping[str, Any] | None) -> float:
         """Mean of the recorded windows of ``config`` (0 when it failed or is None)."""
@@ -165,9 +169,14 @@ def _space_from_meta(workload: str, meta: Mapping[str, Any]) -> SearchSpace:
 
 
 def load_recorded(
-    workload: str, data_dir: Path | None = None, *, path: Path | None = None
-) -> Recorded:
+    workload: str, data_dir: Path | None = None, *, path: Path | None = None,
+    verified: bool = True,
+) -> Recorded:  # fmt: skip
     """Read ``<data_dir>/<workload>.jsonl`` (and its ``.meta.json``) as a :class:`Recorded`.
+
+    With ``verified`` (the default) the windows that ``verify`` added are included, rescaled
+    by the drift of its controls (see :func:`~benchmarks.tuner.record.with_verification`);
+    without, the passes alone.
 
     Raises
     ------
@@ -191,7 +200,7 @@ def load_recorded(
         except (OSError, ValueError) as exc:
             raise SearchError(f"{mpath} is not valid JSON ({exc})") from exc
     space = _space_from_meta(workload, meta)
-    raw = TrialLog(path).read()
+    raw, drift = with_verification(TrialLog(path).read(), meta, keep=verified, path=path)
     merged = {config_key(space.normalise(t.config)): t for t in merge_by_config(raw).values()}
     missing = [c for c in space.grid() if config_key(c) not in merged]
     if missing:
@@ -216,6 +225,7 @@ def load_recorded(
         window_tasks=window,
         meta=meta,
         fixed_s={k: statistics.fmean(v) for k, v in fixed.items()},
+        drift=drift,
     )
 
 
@@ -561,16 +571,18 @@ def results_table(summaries: Sequence[Summary]) -> str:
 
 def grid_table(recorded: Sequence[Recorded]) -> str:
     """What was recorded: grid size, noise, and the grid's best per workload."""
-    headers = ("workload", "configs", "windows", "median CV", "grid best", "tasks/s",
-               "failed configs")  # fmt: skip
+    headers = ("workload", "configs", "windows", "median CV", "verified (drift)", "grid best",
+               "tasks/s", "failed configs")  # fmt: skip
     rows = []
     for rec in recorded:
         best, value = rec.best
         brief = ", ".join(f"{k}={v}" for k, v in best.items() if k != "balance_factor")
         failed = sum(not t.ok for t in rec.trials.values())
+        verified = "no" if rec.drift is None else (
+            f"top {len(rec.meta['verified']['configs'])} ({rec.drift:+.1%})")  # fmt: skip
         rows.append((rec.workload, str(len(rec.space)),
                      str(sum(t.repeats for t in rec.trials.values())), _pct(rec.noise_cv),
-                     brief, f"{value:,.0f}", str(failed)))  # fmt: skip
+                     verified, brief, f"{value:,.0f}", str(failed)))  # fmt: skip
     return markdown_table(headers, rows)
 
 
