@@ -388,6 +388,23 @@ def test_terminal_summary_ends_with_a_snippet_that_builds_the_pool(result, repor
     assert namespace["pool"] == PoolConfig(**result.best_config)
 
 
+def test_top_table_fits_an_80_column_terminal_without_splitting_a_setting(report):
+    console = _console(80)
+    render_terminal(report, console)
+    out = console.export_text()
+    table = out[out.index("Top 5 configurations") : out.index("Paste this")]
+    assert max(len(line.rstrip()) for line in table.splitlines()) <= 80
+    words = set(table.split())
+    for c in report["configurations"]:
+        if c.get("rank") is not None and c["rank"] <= 5:
+            assert all(f"{k}={v}" in words for k, v in c["config"].items())  # never split
+    assert "RSS" in words  # the last column is not cut off
+    wide = _console(200)
+    render_terminal(report, wide)
+    ids = [c["id"] for c in report["configurations"] if c.get("rank") == 1]
+    assert ids and ids[0] in wide.export_text()  # wide consoles also show the trial ids
+
+
 def test_terminal_without_recommendation_prints_the_reason(infeasible):
     console = _console()
     assert render_terminal(_report(infeasible), console) is None

@@ -15,6 +15,10 @@ __all__ = ["render_terminal"]
 _TOP = 5
 
 
+_WIDE = 100
+"""Console width from which the top-configurations table also shows each trial's id."""
+
+
 def render_terminal(report: Mapping[str, Any], console: Any = None) -> str | None:
     """Print the summary of ``report`` (a ``report.json`` document) on ``console``.
 
@@ -32,6 +36,7 @@ def render_terminal(report: Mapping[str, Any], console: Any = None) -> str | Non
     str or None
         The snippet, or None when there is no recommendation.
     """
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -89,25 +94,37 @@ def render_terminal(report: Mapping[str, Any], console: Any = None) -> str | Non
         key=lambda c: c["rank"],
     )[:_TOP]
     if ranked:
-        top = Table(title=f"Top {len(ranked)} configurations", title_justify="left")
-        for name, justify in (
-            ("#", "right"),
-            ("id", "left"),
-            ("configuration", "left"),
-            ("tasks/s", "right"),
-            ("95% interval", "left"),
-            ("p99", "right"),
-            ("CPU", "right"),
-            ("RSS", "right"),
-        ):
-            top.add_column(name, justify=justify, overflow="fold")
-        for c in ranked:
+        narrow = console.width < _WIDE  # no room for ids and vertical rules
+        top = Table(title=f"Top {len(ranked)} configurations", title_justify="left",
+                    **({"box": box.SIMPLE_HEAD, "pad_edge": False, "padding": (0, 1, 0, 0)}
+                       if narrow else {}))  # fmt: skip
+        texts = [fmt.config_text(c.get("config")) for c in ranked]
+        # The configuration wraps between its settings, never inside one ("batch_size=25" /
+        # "6" on an 80-column terminal); numbers never wrap; the interval wraps at spaces.
+        longest = max((len(part) for text in texts for part in text.split()), default=1)
+        ids = [] if narrow else [("id", "left", False)]
+        for name, justify, wrap in [
+            ("#", "right", False),
+            *ids,
+            ("configuration", "left", True),
+            ("tasks/s", "right", False),
+            ("interval", "left", True),
+            ("p99", "right", False),
+            ("CPU", "right", False),
+            ("RSS", "right", False),
+        ]:
+            top.add_column(name, justify=justify, overflow="fold", no_wrap=not wrap,
+                           min_width=longest if name == "configuration" else None)  # fmt: skip
+        for c, text in zip(ranked, texts, strict=True):
             top.add_row(
                 str(c["rank"]),
-                str(c.get("id", "")),
-                fmt.config_text(c.get("config")),
+                *([] if narrow else [str(c.get("id", ""))]),
+                text,
                 fmt.rate(c.get("throughput")).removesuffix(" tasks/s"),
-                fmt.interval(c.get("throughput_interval"), unit=""),
+                # On a narrow console the bounds and the level take a line each.
+                fmt.interval(c.get("throughput_interval"), unit="").replace(
+                    "] (", "]\n(" if narrow else "] ("
+                ),
                 fmt.ms(c.get("latency_p99_s")),
                 fmt.percent(c.get("cpu_percent")),
                 fmt.bytes_(c.get("peak_rss_bytes")),
