@@ -405,6 +405,15 @@ def test_top_table_fits_an_80_column_terminal_without_splitting_a_setting(report
     assert ids and ids[0] in wide.export_text()  # wide consoles also show the trial ids
 
 
+def test_interval_text_puts_the_label_after_the_separator():
+    from tuner.report import fmt
+
+    ci = {"low": -5.0, "high": 1260.4, "level": 0.95, "n": 6}
+    assert fmt.interval(ci) == "[0, 1,260] tasks/s (95%, n=6)"  # never below zero
+    assert fmt.interval(ci, unit="", sep="\n") == "[0, 1,260]\n(95%, n=6)"
+    assert fmt.interval({"low": None, "high": None, "n": 1}) == "unknown width (n=1)"
+
+
 def test_terminal_without_recommendation_prints_the_reason(infeasible):
     console = _console()
     assert render_terminal(_report(infeasible), console) is None

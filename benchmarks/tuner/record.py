@@ -29,6 +29,7 @@ from typing import Any, Final
 
 from tuner.errors import SearchError
 from tuner.search import SearchSpace, Trial, TrialLog, config_key
+from tuner.search.trials import merge_by_config
 
 __all__ = [
     "DATA_DIR",
@@ -205,17 +206,16 @@ def _measure_round(
 def _record_one(name: str, data_dir: Path, passes: int) -> None:
     import random
 
-    from tuner.search.trials import merge_by_config
-
     space = recorded_space(name)
     configs = list(space.grid())
     log = TrialLog(data_path(name, data_dir))
-    if len(_passes(log)) < len(log.read()):
+    recorded, later = _split(log.read())
+    if later:
         raise SearchError(
             f"{log.path} holds windows of `verify`, which rank the leaders by the passes: "
             "delete those lines (stages verify-* and control-*) before adding passes"
         )
-    have = {k: t.repeats for k, t in merge_by_config(_passes(log)).items()}
+    have = {k: t.repeats for k, t in merge_by_config(recorded).items()}
     done = {"pass": Counter(have)}
     evaluator, window = _evaluator(name)
     began, load_before = time.time(), os.getloadavg()[0]
@@ -243,20 +243,19 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
         "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "machine": _machine(),
     }
-    _write_meta(name, data_dir, log, meta)
-
-
-def _passes(log: TrialLog) -> list[Any]:
-    """The trials of the shuffled passes (not of :func:`verify`)."""
-    return _passes_of(log.read())
-
-
-def _passes_of(trials: Sequence[Any]) -> list[Any]:
-    return [t for t in trials if not t.stage.startswith(_LATER)]
+    _write_meta(name, data_dir, log.read(), meta)
 
 
 _LATER: Final = ("verify", "control")
 """Stage prefixes of the windows ``verify`` adds after the passes."""
+
+
+def _split(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
+    """``(the passes' trials, the windows verify added)``."""
+    passes, later = [], []
+    for t in trials:
+        (later if t.stage.startswith(_LATER) else passes).append(t)
+    return passes, later
 
 
 def with_verification(
@@ -269,8 +268,7 @@ def with_verification(
     on this machine.  Dividing by their change puts the leaders' new windows on the passes'
     scale, so what remains of their change is the winner's curse the verification is for.
     """
-    later = [t for t in raw if t.stage.startswith(_LATER)]
-    passes = [t for t in raw if not t.stage.startswith(_LATER)]
+    passes, later = _split(raw)
     if not keep or not later:
         return passes, None
     change = (meta.get("verified") or {}).get("controls_change")
@@ -288,12 +286,13 @@ def with_verification(
     return passes + rescaled, float(change)
 
 
-def _write_meta(name: str, data_dir: Path, log: TrialLog, meta: dict[str, Any]) -> None:
-    """Write ``meta`` with the figures every recording recomputes (unstable trials, best)."""
-    from tuner.search.trials import merge_by_config
-
-    trials = log.read()
-    scaled, _ = with_verification(trials, meta, keep="verified" in meta, path=log.path)
+def _write_meta(
+    name: str, data_dir: Path, trials: Sequence[Trial], meta: dict[str, Any]
+) -> None:
+    """Write ``meta`` with the figures every recording recomputes (unstable trials, best)
+    from the file's ``trials``."""
+    path = data_path(name, data_dir)
+    scaled, _ = with_verification(trials, meta, keep="verified" in meta, path=path)
     ok = [t for t in merge_by_config(scaled).values() if t.ok]
     best = max(ok, key=lambda t: t.throughput) if ok else None
     meta["unstable_trials"] = sum(not t.stable for t in trials)
@@ -353,21 +352,21 @@ def verify(
     """
     import random
 
-    from tuner.search.trials import merge_by_config
-
     for name in workloads:
         path, mpath = data_path(name, Path(data_dir)), meta_path(name, Path(data_dir))
         if not path.exists() or not mpath.exists():
             raise SearchError(f"no recorded grid for {name!r} in {data_dir}; record it first")
         meta = json.loads(mpath.read_text(encoding="utf-8"))
         log = TrialLog(path)
-        passes = {t.key: t for t in merge_by_config(_passes(log)).values() if t.ok}
-        ranked = sorted(passes.values(), key=lambda t: -t.throughput)
+        trials = log.read()
+        passes, _ = _split(trials)
+        ranked = sorted((t for t in merge_by_config(passes).values() if t.ok),
+                        key=lambda t: -t.throughput)  # fmt: skip
         leaders, others = ranked[:top], sorted(ranked[top:], key=lambda t: t.key)
         picked = random.Random(f"{name}-controls").sample(others, min(controls, len(others)))
         roles = [(t.config, "verify", windows) for t in leaders]
         roles += [(t.config, "control", meta.get("repeats", RECORD_PASSES)) for t in picked]
-        done = {role: Counter(t.key for t in log.read() if t.stage.startswith(role))
+        done = {role: Counter(t.key for t in trials if t.stage.startswith(role))
                 for role in ("verify", "control")}  # fmt: skip
         evaluator, _ = _evaluator(name)
         began, load_before = time.time(), os.getloadavg()[0]
@@ -379,6 +378,7 @@ def verify(
             random.Random(1000 + number).shuffle(order)
             _measure_round(name, log, evaluator, order, done, number, progress)
         compact(path)
+        trials = log.read()
         meta["verified"] = {
             "top": len(leaders),
             "windows": windows,
@@ -388,23 +388,20 @@ def verify(
             f"and {len(picked)} random others as many windows as the passes, in shuffled "
             "rounds, one window per trial (a fresh pool each time)",
             # Mean of (new windows' mean / passes' mean): the leaders', and the controls'.
-            "leaders_change": _change(log, leaders, "verify"),
-            "controls_change": _change(log, picked, "control"),
+            "leaders_change": _change(trials, leaders, "verify"),
+            "controls_change": _change(trials, picked, "control"),
             "verified_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "seconds": round(time.time() - began, 1),
             "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
         print(f"{name}: leaders changed by {meta['verified']['leaders_change']:+.1%}, controls "
               f"by {meta['verified']['controls_change']:+.1%}", flush=True)  # fmt: skip
-        _write_meta(name, Path(data_dir), log, meta)
+        _write_meta(name, Path(data_dir), trials, meta)
 
 
-def _change(log: TrialLog, configs: Sequence[Any], role: str) -> float:
+def _change(trials: Sequence[Trial], configs: Sequence[Trial], role: str) -> float:
     """Mean over ``configs`` of (their ``role`` windows' mean / their passes' mean) - 1."""
-    from tuner.search.trials import merge_by_config
-
-    trials = log.read()
-    passes = merge_by_config(_passes_of(trials))
+    passes = merge_by_config(_split(trials)[0])
     again = merge_by_config([t for t in trials if t.stage.startswith(role)])
     ratios = [again[t.key].throughput / passes[t.key].throughput - 1.0
               for t in configs if t.key in again and passes[t.key].throughput > 0]  # fmt: skip

@@ -36,11 +36,12 @@ def bytes_(value: float | None) -> str:
     return f"{value:.0f} B"
 
 
-def interval(ci: Mapping[str, Any] | None, unit: str = "tasks/s") -> str:
+def interval(ci: Mapping[str, Any] | None, unit: str = "tasks/s", sep: str = " ") -> str:
     """``"[1,180, 1,260] tasks/s (95%, n=6)"``; unknown bounds (one repeat) said so; a
     throughput bound below zero is shown as 0 (report.json keeps the computed value).
 
-    ``unit=""`` gives throughput bounds without the unit (for table columns that name it).
+    ``unit=""`` gives throughput bounds without the unit (for table columns that name it);
+    ``sep`` goes before the ``(level, n)`` label (``"\n"`` puts it on a line of its own).
     """
     if not isinstance(ci, Mapping):
         return DASH
@@ -53,8 +54,8 @@ def interval(ci: Mapping[str, Any] | None, unit: str = "tasks/s") -> str:
     if unit in ("tasks/s", ""):
         # A t interval of a few noisy repeats can reach below zero; throughput cannot.
         low = max(0.0, low)
-        return f"[{low:,.0f}, {high:,.0f}]{' ' if unit else ''}{unit} ({label})"
-    return f"[{low:.4g}, {high:.4g}] {unit} ({label})"
+        return f"[{low:,.0f}, {high:,.0f}]{' ' if unit else ''}{unit}{sep}({label})"
+    return f"[{low:.4g}, {high:.4g}] {unit}{sep}({label})"
 
 
 def config_text(config: Mapping[str, Any] | None) -> str:

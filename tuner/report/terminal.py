@@ -122,9 +122,7 @@ def render_terminal(report: Mapping[str, Any], console: Any = None) -> str | Non
                 text,
                 fmt.rate(c.get("throughput")).removesuffix(" tasks/s"),
                 # On a narrow console the bounds and the level take a line each.
-                fmt.interval(c.get("throughput_interval"), unit="").replace(
-                    "] (", "]\n(" if narrow else "] ("
-                ),
+                fmt.interval(c.get("throughput_interval"), unit="", sep="\n" if narrow else " "),
                 fmt.ms(c.get("latency_p99_s")),
                 fmt.percent(c.get("cpu_percent")),
                 fmt.bytes_(c.get("peak_rss_bytes")),
