@@ -314,3 +314,21 @@ def test_record_refuses_to_add_passes_after_a_verification(
     with pytest.raises(SearchError, match="delete those lines"):
         record_module.record(["sim"], data_dir=tmp_path, passes=4)
     assert sim.calls == calls
+
+
+def test_record_refuses_to_extend_a_file_measured_with_other_windows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = SimEvaluator(SimShape(noise_cv=0.05), seed=6)
+    window = Window(WINDOW_TASKS, 10)
+    monkeypatch.setattr(record_module, "_evaluator", lambda name: (sim, window))
+    record_module.record(["cpu"], data_dir=tmp_path, passes=1)
+    calls = sim.calls
+    window = Window(4 * WINDOW_TASKS, 10)  # the workload's window changed since
+    refused = f"windows of {WINDOW_TASKS} tasks.*record the workload afresh"
+    with pytest.raises(SearchError, match=refused):
+        record_module.record(["cpu"], data_dir=tmp_path, passes=2)
+    assert sim.calls == calls
+    window = Window(WINDOW_TASKS, 10)  # the same windows: extended as before
+    record_module.record(["cpu"], data_dir=tmp_path, passes=2)
+    assert sim.calls == 2 * calls
