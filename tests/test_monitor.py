@@ -293,6 +293,22 @@ def test_bad_arguments_name_the_argument(kwargs, knob):
     assert info.value.knob == knob and isinstance(info.value, ValueError)
 
 
+@pytest.mark.parametrize("bad", [0, -0.1, float("nan"), float("inf"), "0.1", True])
+def test_set_interval_checks_and_changes_a_running_monitors_rate(bad):
+    m = Monitor(interval_s=0.5).start()
+    try:
+        with pytest.raises(ConfigError, match="interval_s") as info:
+            m.set_interval(bad)
+        assert info.value.knob == "interval_s" and m.interval_s == 0.5
+        m.set_interval(0.01)  # from the next tick (within 0.5 s), then every 10 ms
+        first = len(m.samples())
+        wait_until(lambda: len(m.samples()) >= first + 10, "faster ticks", timeout_s=WAIT_S)
+        assert m.interval_s == 0.01
+        assert min(x.interval_s for x in m.samples()[-9:]) < 0.25  # not the old 0.5 s
+    finally:
+        m.stop()
+
+
 def test_missing_root_pid_is_a_config_error():
     pid = _dead_pid()
     with pytest.raises(ConfigError, match=f"root_pid={pid}") as info:

@@ -15,6 +15,7 @@ import re
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tuner.errors import ConfigError, RemoteTraceback, WorkloadError
+from tuner.monitor import StabilityRule
 from tuner.runner import (
     MIN_IN_FLIGHT,
     MIN_WINDOW_TASKS,
@@ -31,7 +33,14 @@ from tuner.runner import (
     in_flight_limit,
     run_baseline,
 )
-from tuner.runner._driver import ClosedLoop, PoolBroke
+from tuner.runner import _measure as measure_module
+from tuner.runner._driver import ClosedLoop, Phase, PoolBroke
+from tuner.runner._measure import (
+    MIN_MONITOR_INTERVAL_S,
+    SPAN_TICKS,
+    _assemble,
+    monitor_interval,
+)
 from tuner.search import Evaluator, SearchSpace, Trial, TrialLog, grid_search
 from tuner.workloads import Workload, from_function
 
@@ -453,3 +462,54 @@ def test_closed_loop_turns_a_refused_submit_into_pool_broke():
     with pytest.raises(PoolBroke, match="after shutdown"):
         loop.run_phase(1, 5.0)
     assert loop.outstanding == 0
+
+
+# ------------------------------------------------------------------------- stability
+
+
+def test_monitor_interval_samples_short_spans_faster_down_to_a_floor():
+    assert monitor_interval(0.1, None) == 0.1
+    assert monitor_interval(0.1, float("nan")) == 0.1
+    assert monitor_interval(0.1, 100.0) == 0.1  # long spans: the asked rate
+    assert monitor_interval(0.1, SPAN_TICKS * 0.06) == pytest.approx(0.06)
+    assert monitor_interval(0.1, 0.01) == MIN_MONITOR_INTERVAL_S  # never faster than the floor
+    assert monitor_interval(0.01, 0.01) == 0.01  # unless a faster rate was asked for
+
+
+def _summary(stable: bool, reason: str | None = None) -> SimpleNamespace:
+    return SimpleNamespace(
+        duration_s=0.1, tree_cpu_percent_mean=150.0, tree_rss_peak_bytes=10**8,
+        stable=stable, unstable_reason=reason,
+    )  # fmt: skip
+
+
+def test_a_trial_is_judged_over_its_windows_span_not_window_by_window():
+    phase = Phase(tasks=10, failed=0, elapsed_s=0.1, latencies_s=np.full(10, 0.01))
+    too_short = _summary(False, "too few samples: 2 < min_samples=5")
+    out = _assemble(phase, [phase, phase], [too_short, too_short], _summary(True), 10)
+    assert out.stable and out.extra["unstable_reason"] is None
+    assert out.cpu_percent == pytest.approx(150.0) and out.peak_rss_bytes == 10**8
+    busy = _summary(False, "other work used 80.0% of a core on average")
+    out = _assemble(phase, [phase, phase], [_summary(True), _summary(True)], busy, 10)
+    assert not out.stable and out.extra["unstable_reason"].startswith("other work")
+    out = _assemble(phase, [phase], [], None, 10)  # no monitor: nothing shows a quiet machine
+    assert not out.stable and out.cpu_percent is None
+
+
+def test_short_windows_get_enough_monitor_samples_to_be_judged(monkeypatch):
+    # Two windows of ~0.15 s each (1 ms naps on two workers): at the asked 10 Hz their span
+    # would hold about five samples, too few for a judgement; the runner samples it faster.
+    spans = []
+
+    def spy(warm, phases, summaries, span, window):
+        spans.append(span)
+        return _assemble(warm, phases, summaries, span, window)
+
+    monkeypatch.setattr(measure_module, "_assemble", spy)
+    ev = _evaluator(_workload(nap, window=300, warmup=40), monitor_interval_s=0.1)
+    trial = ev.evaluate({"max_workers": 2, "balancer": "round_robin"}, 2, "size-sweep")
+    assert trial.error is None, trial.error
+    (span,) = spans
+    assert span is not None
+    assert span.n_samples >= 2 * StabilityRule().min_samples  # ~7 at 10 Hz, ~11 at 25 Hz
+    assert span.unstable_reason is None or not span.unstable_reason.startswith("too few")

@@ -331,6 +331,20 @@ def judge_stability(
 # --------------------------------------------------------------------------- helpers
 
 
+def _check_interval(interval_s: Any) -> float:
+    if (
+        isinstance(interval_s, bool)
+        or not isinstance(interval_s, numbers.Real)
+        or not math.isfinite(interval_s)
+        or interval_s <= 0
+    ):
+        raise ConfigError(
+            f"interval_s must be a finite number of seconds > 0, got {interval_s!r}",
+            knob="interval_s", value=interval_s, valid="> 0",
+        )
+    return float(interval_s)
+
+
 def _check_int(knob: str, value: Any, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ConfigError(
@@ -468,16 +482,7 @@ class Monitor:
         if root_pid is None:
             root_pid = os.getpid()
         _check_int("root_pid", root_pid, 1)
-        if (
-            isinstance(interval_s, bool)
-            or not isinstance(interval_s, numbers.Real)
-            or not math.isfinite(interval_s)
-            or interval_s <= 0
-        ):
-            raise ConfigError(
-                f"interval_s must be a finite number of seconds > 0, got {interval_s!r}",
-                knob="interval_s", value=interval_s, valid="> 0",
-            )
+        interval_s = _check_interval(interval_s)
         _check_int("uss_every", uss_every, 0)
         _check_int("max_samples", max_samples, 2)
         if rule is not None and not isinstance(rule, StabilityRule):
@@ -495,7 +500,7 @@ class Monitor:
         except psutil.Error as exc:
             raise MonitorError(f"cannot read process {root_pid}: {exc}") from exc
         self.root_pid = int(root_pid)
-        self.interval_s = float(interval_s)
+        self.interval_s = interval_s
         self.include_root = bool(include_root)
         self.uss_every = int(uss_every)
         self.per_cpu = bool(per_cpu)
@@ -588,6 +593,18 @@ class Monitor:
             f"<Monitor root_pid={self.root_pid} interval_s={self.interval_s:g} {state} "
             f"samples={len(self._samples)} skipped={self._skipped_total}>"
         )
+
+    def set_interval(self, interval_s: float) -> None:
+        """Change the sampling interval of a running (or not yet started) monitor; it takes
+        effect from the next tick.  The runner samples a trial's first window fast and then
+        slows down once the windows' length is known.
+
+        Raises
+        ------
+        ConfigError
+            ``interval_s`` is not a finite number > 0.
+        """
+        self.interval_s = _check_interval(interval_s)
 
     def _run(self) -> None:
         next_s = time.monotonic() + self.interval_s

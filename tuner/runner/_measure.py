@@ -52,6 +52,13 @@ WARMUP_MAX_S: Final = 30.0
 """Cap on the warm-up when ``max_window_s`` is shorter: a worker's first task imports the
 task's module (a user module may import heavy libraries), which is what the warm-up is for."""
 
+SPAN_TICKS: Final = 12
+"""Monitor ticks wanted over a trial's measured windows (see :func:`monitor_interval`): a
+margin over the judgement's ``min_samples`` of 5."""
+
+MIN_MONITOR_INTERVAL_S: Final = 0.04
+"""Fastest sampling for short trials: 25 Hz, about 2 % of a core with eight workers."""
+
 MIN_IN_FLIGHT: Final = 16
 """Fewest tasks kept in flight whatever the configuration."""
 
@@ -158,11 +165,31 @@ class Plan:
     monitor_interval_s: float
 
 
+def monitor_interval(interval_s: float, span_s: float | None) -> float:
+    """The monitor's sampling interval for a trial whose windows last ``span_s`` in all.
+
+    The trial's stability is judged over all its windows together, and the judgement needs
+    :class:`~tuner.monitor.StabilityRule`'s ``min_samples`` ticks: at the default 10 Hz, the
+    0.2 s windows of a one-minute run gave two or three, and every trial was "unstable" for
+    lack of samples.  So short spans are sampled faster, aiming at :data:`SPAN_TICKS` ticks,
+    but never faster than :data:`MIN_MONITOR_INTERVAL_S` (each tick costs ~0.1 ms per process
+    of CPU the trial is measuring, and the kernel counts CPU in 10 ms ticks anyway).  The span
+    is only known once the first window has run (the warm-up's rate is no guide: it includes
+    the workers' first imports), so :func:`measure` samples the first window at the fastest
+    rate and then sets this one.
+    """
+    if span_s is None or not math.isfinite(span_s) or span_s <= 0:
+        return interval_s
+    return max(min(MIN_MONITOR_INTERVAL_S, interval_s), min(interval_s, span_s / SPAN_TICKS))
+
+
 class _Windows:
-    """Monitor marks around each measured window; a failing monitor is dropped, not fatal."""
+    """Monitor marks around each measured window and over their whole span; a failing
+    monitor is dropped, not fatal."""
 
     def __init__(self, interval_s: float) -> None:
         self.summaries: list[MonitorSummary] = []
+        self.span: MonitorSummary | None = None
         self.monitor: Monitor | None
         try:
             self.monitor = Monitor(interval_s=interval_s).start()
@@ -170,12 +197,30 @@ class _Windows:
             log.warning("tuner runner: no CPU/RSS figures for this trial: %s", exc)
             self.monitor = None
         self._mark = None
+        self._first = None
 
     def begin(self) -> None:
         if self.monitor is None:
             return
         try:
             self._mark = self.monitor.mark()
+        except MonitorError as exc:
+            log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
+            self.close()
+            return
+        if self._first is None:
+            self._first = self._mark
+
+    def set_interval(self, interval_s: float) -> None:
+        if self.monitor is not None:
+            self.monitor.set_interval(interval_s)
+
+    def end_span(self) -> None:
+        """Summarise from the first window's start to now: what stability is judged on."""
+        if self.monitor is None or self._first is None:
+            return
+        try:
+            self.span = self.monitor.summary(since=self._first)
         except MonitorError as exc:
             log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
             self.close()
@@ -248,7 +293,8 @@ def measure(
         calls_needed = warmup + plan.repeats * window + 2 * limit_for(window)
     calls = wl.calls(plan.seed, calls_needed)
     loop = ClosedLoop(submit, calls, limit_for(window))
-    windows = _Windows(plan.monitor_interval_s)
+    # The first window is sampled at the fastest rate: its length is not known yet.
+    windows = _Windows(min(plan.monitor_interval_s, MIN_MONITOR_INTERVAL_S))
     phases: list[Phase] = []
     warm: Phase | None = None
     try:
@@ -285,6 +331,9 @@ def measure(
                 windows.begin()
                 phase = loop.run_phase(window, plan.max_window_s)
                 summary = windows.end()
+                if index == 0:
+                    span_s = phase.elapsed_s * plan.repeats
+                    windows.set_interval(monitor_interval(plan.monitor_interval_s, span_s))
                 phases.append(phase)
                 if phase.tasks == 0:
                     return Outcome(
@@ -298,11 +347,12 @@ def measure(
                     "p99_s": float(np.percentile(phase.latencies_s, 99.0)),
                     "cpu_percent": None if summary is None else summary.tree_cpu_percent_mean,
                 })  # fmt: skip
+            windows.end_span()
         except PoolBroke as exc:
             return Outcome(error=f"the pool stopped working mid-trial: {exc}", window_tasks=window)
     finally:
         windows.close()
-    return _assemble(warm, phases, windows.summaries, window)
+    return _assemble(warm, phases, windows.summaries, windows.span, window)
 
 
 def _joined(a: Phase, b: Phase) -> Phase:
@@ -327,7 +377,11 @@ def _stalled(what: str, max_s: float) -> str:
 
 
 def _assemble(
-    warm: Phase | None, phases: list[Phase], summaries: list[MonitorSummary], window: int | None
+    warm: Phase | None,
+    phases: list[Phase],
+    summaries: list[MonitorSummary],
+    span: MonitorSummary | None,
+    window: int | None,
 ) -> Outcome:
     all_lat = np.concatenate([p.latencies_s for p in phases])
     p50, p90, p99 = _percentiles(all_lat)
@@ -339,9 +393,9 @@ def _assemble(
         if all(math.isfinite(v) for v in cpu_values):
             cpu = float(np.average(cpu_values, weights=weights))
         rss = int(max(s.tree_rss_peak_bytes for s in summaries))
-        stable = all(s.stable for s in summaries)
-    else:
-        stable = False  # not monitored: nothing shows the machine was quiet
+    # Judged once over the windows' whole span: a window can be too short for a judgement
+    # of its own, and other work during any of them disturbs the trial's mean anyway.
+    stable = span is not None and span.stable  # not monitored: nothing shows a quiet machine
     measured = [warm, *phases] if warm is not None else phases
     total = sum(p.tasks for p in measured)
     failed = sum(p.failed for p in measured)
@@ -365,6 +419,6 @@ def _assemble(
             "tasks": total,
             "failed": failed,
             "capped_windows": sum(p.capped for p in phases),
-            "unstable_reasons": [s.unstable_reason for s in summaries if not s.stable],
+            "unstable_reason": None if span is None else span.unstable_reason,
         },
     )
