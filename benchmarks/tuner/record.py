@@ -103,7 +103,7 @@ WINDOWS: Final[Mapping[str, Window]] = {
     "cpu-heavytail": Window(600, 120),  # short
     "io": Window(240, 60),  # short
     "mixed": Window(2_000, 200),  # full
-    "memory": Window(60, 12),  # short
+    "memory": Window(150, 20),  # full
     "affinity": Window(700, 400),  # short
 }
 
