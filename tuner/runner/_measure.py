@@ -184,11 +184,10 @@ def monitor_interval(interval_s: float, span_s: float | None) -> float:
 
 
 class _Windows:
-    """Monitor marks around each measured window and over their whole span; a failing
-    monitor is dropped, not fatal."""
+    """Monitor marks around each measured window (for the live display) and over their whole
+    span (the trial's CPU, RSS and stability); a failing monitor is dropped, not fatal."""
 
     def __init__(self, interval_s: float) -> None:
-        self.summaries: list[MonitorSummary] = []
         self.span: MonitorSummary | None = None
         self.monitor: Monitor | None
         try:
@@ -215,27 +214,23 @@ class _Windows:
         if self.monitor is not None:
             self.monitor.set_interval(interval_s)
 
-    def end_span(self) -> None:
-        """Summarise from the first window's start to now: what stability is judged on."""
-        if self.monitor is None or self._first is None:
-            return
-        try:
-            self.span = self.monitor.summary(since=self._first)
-        except MonitorError as exc:
-            log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
-            self.close()
-
     def end(self) -> MonitorSummary | None:
-        if self.monitor is None or self._mark is None:
+        """Summarise the window begun last."""
+        return self._summary(self._mark)
+
+    def end_span(self) -> None:
+        """Summarise from the first window's start to now: what the trial reports."""
+        self.span = self._summary(self._first)
+
+    def _summary(self, since: Any) -> MonitorSummary | None:
+        if self.monitor is None or since is None:
             return None
         try:
-            summary = self.monitor.summary(since=self._mark)
+            return self.monitor.summary(since=since)
         except MonitorError as exc:
             log.warning("tuner runner: monitor failed, dropping CPU/RSS figures: %s", exc)
             self.close()
             return None
-        self.summaries.append(summary)
-        return summary
 
     def close(self) -> None:
         monitor, self.monitor = self.monitor, None
@@ -352,7 +347,7 @@ def measure(
             return Outcome(error=f"the pool stopped working mid-trial: {exc}", window_tasks=window)
     finally:
         windows.close()
-    return _assemble(warm, phases, windows.summaries, windows.span, window)
+    return _assemble(warm, phases, windows.span, window)
 
 
 def _joined(a: Phase, b: Phase) -> Phase:
@@ -377,25 +372,23 @@ def _stalled(what: str, max_s: float) -> str:
 
 
 def _assemble(
-    warm: Phase | None,
-    phases: list[Phase],
-    summaries: list[MonitorSummary],
-    span: MonitorSummary | None,
-    window: int | None,
+    warm: Phase | None, phases: list[Phase], span: MonitorSummary | None, window: int | None
 ) -> Outcome:
+    """The trial's fields from its phases and the monitor's summary of the windows' span.
+
+    CPU, RSS and stability come from the span (``None``, ``None`` and unstable when the
+    monitor did not last the trial: nothing then shows a quiet machine).  Stability is
+    judged once over the whole span: a window can be too short for a judgement of its own,
+    and other work during any of them disturbs the trial's mean anyway.
+    """
     all_lat = np.concatenate([p.latencies_s for p in phases])
     p50, p90, p99 = _percentiles(all_lat)
     cpu = rss = None
-    stable = True
-    if summaries and len(summaries) == len(phases):
-        weights = [max(s.duration_s, 1e-9) for s in summaries]
-        cpu_values = [s.tree_cpu_percent_mean for s in summaries]
-        if all(math.isfinite(v) for v in cpu_values):
-            cpu = float(np.average(cpu_values, weights=weights))
-        rss = int(max(s.tree_rss_peak_bytes for s in summaries))
-    # Judged once over the windows' whole span: a window can be too short for a judgement
-    # of its own, and other work during any of them disturbs the trial's mean anyway.
-    stable = span is not None and span.stable  # not monitored: nothing shows a quiet machine
+    stable = False
+    if span is not None:
+        cpu = span.tree_cpu_percent_mean if math.isfinite(span.tree_cpu_percent_mean) else None
+        rss = int(span.tree_rss_peak_bytes)
+        stable = span.stable
     measured = [warm, *phases] if warm is not None else phases
     total = sum(p.tasks for p in measured)
     failed = sum(p.failed for p in measured)
