@@ -3,14 +3,14 @@
 A full grid (7,744 configurations on this 2-core machine) would take 6-10 hours per workload,
 so the benchmark records a *reduced* grid per workload (:data:`RECORDED_SPACE`): every value
 of it is a real ``WorkerPool`` trial measured by the tuner's own
-:class:`~tuner.runner.PoolEvaluator`, ``RECORD_PASSES`` windows of about 0.3 s each
-(:data:`WINDOWS`), in shuffled passes over the grid (see :func:`record` for why).  The trials
-go to ``benchmarks/tuner_data/<workload>.jsonl`` as they finish (a killed recording resumes
-where it stopped), and ``<workload>.meta.json`` says how they were measured.
+:class:`~tuner.runner.PoolEvaluator`, ``RECORD_PASSES`` windows of the workload's own trial
+size each (:data:`WINDOWS`), in shuffled passes over the grid (see :func:`record` for why).
+The trials go to ``benchmarks/tuner_data/<workload>.jsonl`` as they finish (a killed
+recording resumes where it stopped), and ``<workload>.meta.json`` says how they were measured.
 
-Recording is slow (5-10 minutes per workload) and noisy on a shared machine, which is why the
-benchmark's default mode replays these files instead of measuring again: every strategy then
-sees the same data.
+Recording is slow (15-30 minutes per workload, and 10 more to verify) and noisy on a shared
+machine, which is why the benchmark's default mode replays these files instead of measuring
+again: every strategy then sees the same data.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Final
 
 from tuner.errors import SearchError
 from tuner.search import SearchSpace, Trial, TrialLog, config_key
 from tuner.search.trials import merge_by_config
+from tuner.workloads import BUILTINS
 
 __all__ = [
     "DATA_DIR",
@@ -91,21 +93,16 @@ class Window:
     warmup_tasks: int
 
 
-WINDOWS: Final[Mapping[str, Window]] = {
-    # Full: the tuner's own trial window (Workload.trial_tasks, 0.7-1 s at the best pools),
-    # as it measures at budgets of four minutes or more.  With 500-task windows mixed's CV
-    # was 15% and the grid's own replayed pick 6% short of the best, so the benchmark could
-    # not resolve its 5% target; a longer window also sets the driver's in-flight bound (a
-    # quarter window) as the live tuner does.  Short: about 0.3 s at two workers (the
-    # one-minute default's quarter window), as first recorded; to be re-recorded in full
-    # (one half-hour recording each).
-    "cpu": Window(2_500, 250),  # full
-    "cpu-heavytail": Window(600, 120),  # short
-    "io": Window(240, 60),  # short
-    "mixed": Window(2_000, 200),  # full
-    "memory": Window(150, 20),  # full
-    "affinity": Window(700, 400),  # short
-}
+WINDOWS: Final[Mapping[str, Window]] = MappingProxyType(
+    {name: Window(w.trial_tasks or 0, w.warmup_tasks or 0) for name, w in BUILTINS.items()}
+)
+"""Each built-in workload's recording window: the tuner's own trial window
+(``Workload.trial_tasks``, 0.5-1 s at the best pools), as it measures at budgets of four
+minutes or more.  The first recordings used about 0.3 s (the one-minute default's quarter
+window): ``mixed``'s window CV was 15% there and the grid's own replayed pick 6% short of the
+best, so the benchmark could not resolve its 5% target.  A longer window also sets the
+driver's in-flight bound (a quarter window) as the live tuner does.  :func:`record` refuses
+to extend a file recorded with other windows."""
 
 
 def recorded_space(workload: str) -> SearchSpace:
