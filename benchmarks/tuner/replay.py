@@ -63,7 +63,7 @@ from tuner.search import (
 )
 from tuner.search.trials import merge_by_config
 
-from .record import data_path, recorded_space, with_verification
+from .record import data_path, recorded_space, verification_rounds, with_verification
 
 __all__ = [
     "AUTO_SECONDS",
@@ -578,8 +578,9 @@ def grid_table(recorded: Sequence[Recorded]) -> str:
         best, value = rec.best
         brief = ", ".join(f"{k}={v}" for k, v in best.items() if k != "balance_factor")
         failed = sum(not t.ok for t in rec.trials.values())
-        verified = "no" if rec.drift is None else (
-            f"top {len(rec.meta['verified']['configs'])} ({rec.drift:+.1%})")  # fmt: skip
+        verified = "no" if rec.drift is None else ", ".join(
+            f"{'top ' if n == 0 else '+'}{len(r['configs'])} ({r['controls_change']:+.1%})"
+            for n, r in enumerate(verification_rounds(rec.meta)))  # fmt: skip
         rows.append((rec.workload, str(len(rec.space)),
                      str(sum(t.repeats for t in rec.trials.values())), _pct(rec.noise_cv),
                      verified, brief, f"{value:,.0f}", str(failed)))  # fmt: skip
