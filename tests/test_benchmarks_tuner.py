@@ -294,15 +294,17 @@ def test_verify_goes_on_with_the_new_leaders_while_the_best_is_unverified(
         range(2, len(rounds) + 1)
     )
     assert rounds[0]["leaders_change"] < -0.4  # the 60% cut, seen against the controls
-    # Round 2's leaders: the best three not verified in round 1, ranked by the passes and
-    # round 1's windows (each rescaled by round 1's drift), as the meta file says.
+    # Round 2's leaders: those ranked above every configuration verified in round 1 (by the
+    # passes and round 1's windows, rescaled by round 1's drift), at most three.
     first = {**meta, "verified": {k: v for k, v in rounds[0].items() if k != "followups"}}
     raw = TrialLog(path).read()
     seen = [t for t in raw if t.stage.split("-")[0] in ("grid", "verify", "control")]
     ranked = sorted(merge_by_config(with_verification(seen, first)[0]).values(),
                     key=lambda t: -t.throughput)  # fmt: skip
     done = {config_key(c) for c in rounds[0]["configs"]}
-    expected = [t.key for t in ranked if t.key not in done][:3]
+    above = next(i for i, t in enumerate(ranked) if t.key in done)
+    expected = [t.key for t in ranked[:above]][:3]
+    assert expected  # round 1 did leave an unverified configuration best
     assert [config_key(c) for c in rounds[1]["configs"]] == expected
     assert {t.stage for t in raw if t.key == expected[0]} >= {"verify2-1", "verify2-2"}
     # It stops once the best is a verified configuration (or after the last round).
@@ -344,7 +346,7 @@ def test_a_verification_round_stopped_midway_is_resumed_not_ranked_on(
     assert [(r["configs"], r["controls"]) for r in a] == [(r["configs"], r["controls"]) for r in b]
     trials = TrialLog(cut / "sim.jsonl").read()
     counts = Counter(t.key for t in trials if t.stage.startswith("verify2"))
-    assert sorted(counts.values()) == [2, 2, 2]  # no window measured twice
+    assert set(counts.values()) == {2}  # no window measured twice
 
 
 def test_verify_without_a_recording_is_an_error(tmp_path: Path) -> None:

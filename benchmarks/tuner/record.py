@@ -397,8 +397,8 @@ def verify(
     luckiest mean sits about two standard errors (8-10% here) above its true value, and regret
     would be measured against a lucky draw.  Re-measuring the leaders pulls lucky ones back
     to their true value where it matters.  The first round's leaders are ranked by the passes
-    alone; a later round's by every window of the rounds before it, among the configurations
-    no round verified yet (so a resumed verification picks the same ones).  The controls,
+    alone; a later round's are the configurations that every window of the rounds before it
+    ranks above all verified ones (so a resumed verification picks the same ones).  The controls,
     drawn at random from the other configurations, are measured in the same rounds: their
     change from the passes is the machine's drift since then (they are not selected, so no
     curse), against which the leaders' change can be read.  Each round is its own shuffled
@@ -460,16 +460,21 @@ def _pick(
     name: str, trials: Sequence[Trial], meta: Mapping[str, Any], number: int, top: int,
     controls: int,
 ) -> tuple[list[str], list[str]]:  # fmt: skip
-    """Round ``number``'s leaders (the ``top`` best not verified before: by the passes alone
-    in round 1, by every finished round's windows after) and its controls (random others)."""
+    """Round ``number``'s leaders and its controls (random others).
+
+    Round 1's leaders are the ``top`` best by the passes; a later round's, the configurations
+    ranked above every verified one by the windows of the finished rounds (at most ``top``):
+    only they can be the grid's best, so only they need the extra windows."""
     import random
 
     scaled = with_verification(_finished(trials, meta), meta)[0]
     verified = {config_key(c) for r in verification_rounds(meta) for c in r["configs"]}
     ranked = sorted((t for t in merge_by_config(scaled).values() if t.ok),
                     key=lambda t: -t.throughput)  # fmt: skip
+    above = next((i for i, t in enumerate(ranked) if t.key in verified), len(ranked))
     candidates = [t.key for t in ranked if t.key not in verified]
-    leaders, others = candidates[:top], sorted(candidates[top:])
+    cut = top if number == 1 else min(top, above)
+    leaders, others = candidates[:cut], sorted(candidates[cut:])
     seed = f"{name}-controls" if number == 1 else f"{name}-controls-{number}"
     return leaders, random.Random(seed).sample(others, min(controls, len(others)))
 
@@ -502,7 +507,7 @@ def _verify_round(
         return {k: v for k, v in previous.items() if k != "followups"}
     compact(Path(log.path))
     trials = log.read()
-    ranking = "the passes' means" if number == 1 else "every window so far, not verified before"
+    ranking = "the passes' means" if number == 1 else "every window so far, above all verified"
     entry: dict[str, Any] = {} if number == 1 else {"round": number}
     entry |= {
         "top": len(leaders),
