@@ -29,6 +29,7 @@ from benchmarks.tuner.record import (
     Window,
     compact,
     data_path,
+    meta_path,
     recorded_space,
     verification_rounds,
     verify,
@@ -203,6 +204,12 @@ def test_committed_recordings_replay(capsys: pytest.CaptureFixture[str]) -> None
     for name in names:
         rec = load_recorded(name)  # complete, parseable, on the documented grid
         assert rec.space == recorded_space(name)
+        meta = json.loads(meta_path(name).read_text())
+        # one benchmark, one way of measuring: every grid in the windows WINDOWS declares
+        assert (meta["window_tasks"], meta["warmup_tasks"]) == (
+            WINDOWS[name].window_tasks,
+            WINDOWS[name].warmup_tasks,
+        ), name
     assert main(["--quick", "--seeds", "1", "--no-tpe"]) == 0
     out = capsys.readouterr().out
     assert all(f"| {name} " in out for name in names)
