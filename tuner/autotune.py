@@ -376,8 +376,7 @@ def _window_sizes(wl: Workload, budget_s: float) -> tuple[int | None, int | None
     A built-in workload's ``trial_tasks`` make windows of 0.5-1 s at the best pools (up to
     ~3 s at one worker); a one-minute budget cannot afford many trials of 5 repeats at that
     size, so windows shrink with the budget (a quarter at 60 s, whole from 240 s), never
-    below a few dozen tasks.  A user workload
-    is calibrated by the runner instead (None).
+    below a few dozen tasks.  A user workload is calibrated by the runner instead (None).
     """
     if wl.trial_tasks is None:
         return None, None

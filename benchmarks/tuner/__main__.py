@@ -46,9 +46,9 @@ def _parser() -> argparse.ArgumentParser:
         nargs="?",
         choices=("replay", "record", "verify"),
         default="replay",
-        help="replay recorded grids (default), record them on real pools (several minutes "
+        help="replay recorded grids (default), record them on real pools (15-30 minutes "
         "per workload; one workload at a time), or verify: measure each recorded grid's "
-        "leading configurations again (a few minutes per workload)",
+        "leading configurations again (about ten minutes per workload and round)",
     )
     parser.add_argument(
         "--workloads",

@@ -186,8 +186,8 @@ def _evaluator(name: str) -> tuple[Any, Window]:
     from tuner.runner import PoolEvaluator
     from tuner.workloads import get
 
-    workload = get(name)
-    window = WINDOWS.get(name, Window(workload.trial_tasks or 500, 100))
+    workload = get(name)  # a built-in (anything else raises), so WINDOWS knows its window
+    window = WINDOWS[name]
     evaluator = PoolEvaluator(
         workload, seed=0, window_tasks=window.window_tasks, warmup_tasks=window.warmup_tasks
     )
@@ -224,7 +224,7 @@ def _record_one(name: str, data_dir: Path, passes: int) -> None:
     if later:
         raise SearchError(
             f"{log.path} holds windows of `verify`, which rank the leaders by the passes: "
-            "delete those lines (stages verify-* and control-*) before adding passes"
+            "delete those lines (stages verify*-N and control*-N) before adding passes"
         )
     have = {k: t.repeats for k, t in merge_by_config(recorded).items()}
     done = {"pass": Counter(have)}
@@ -298,12 +298,14 @@ def _split(trials: Sequence[Trial]) -> tuple[list[Trial], list[Trial]]:
 
 
 def verification_rounds(meta: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """The finished verification rounds described by ``meta``, first round first."""
+    """The finished verification rounds described by ``meta``, first round first (the first
+    is ``meta["verified"]``, the later ones its ``followups``)."""
     first = meta.get("verified")
     if not isinstance(first, Mapping):
         return []
     later = first.get("followups") or []
-    return [first, *(r for r in later if isinstance(r, Mapping))]
+    head = {k: v for k, v in first.items() if k != "followups"}
+    return [head, *(r for r in later if isinstance(r, Mapping))]
 
 
 def with_verification(
@@ -349,10 +351,8 @@ def _write_meta(
 ) -> None:
     """Write ``meta`` with the figures every recording recomputes (unstable trials, best)
     from the file's ``trials``."""
-    path = data_path(name, data_dir)
-    scaled, _ = with_verification(_finished(trials, meta), meta, keep="verified" in meta, path=path)
-    ok = [t for t in merge_by_config(scaled).values() if t.ok]
-    best = max(ok, key=lambda t: t.throughput) if ok else None
+    ranked = _ranked(trials, meta, path=data_path(name, data_dir))
+    best = ranked[0] if ranked else None
     meta["unstable_trials"] = sum(not t.stable for t in trials)
     meta["grid_best"] = None if best is None else best.config
     meta["grid_best_throughput"] = None if best is None else best.throughput
@@ -418,25 +418,21 @@ def verify(
             raise SearchError(f"no recorded grid for {name!r} in {data_dir}; record it first")
         meta = json.loads(mpath.read_text(encoding="utf-8"))
         log = TrialLog(path)
+        evaluator, _ = _evaluator(name)
         for number in range(1, max(rounds, 1) + 1):
             trials = log.read()
-            finished = verification_rounds(meta)
-            if number <= len(finished):  # resume (or extend) a finished round, as described
-                leaders = [config_key(c) for c in finished[number - 1]["configs"]]
-                picked = [config_key(c) for c in finished[number - 1]["controls"]]
-            elif number > 1 and _best_is_verified(trials, meta):
-                break
+            done = verification_rounds(meta)
+            previous = done[number - 1] if number <= len(done) else None
+            if previous is not None:  # resume (or extend) a finished round, as described
+                leaders = [config_key(c) for c in previous["configs"]]
+                picked = [config_key(c) for c in previous["controls"]]
             else:
                 leaders, picked = _pick(name, trials, meta, number, top, controls)
-            previous = finished[number - 1] if number <= len(finished) else None
-            entry = _verify_round(name, log, meta, number, leaders, picked, windows, previous)
-            later = [dict(r) for r in finished[1:]]
-            if number == 1:
-                meta["verified"] = entry
-            else:
-                later[number - 2:number - 1] = [entry]
-            if later:
-                meta["verified"]["followups"] = later
+                if not leaders:  # nothing ranks above the verified: the best is one of them
+                    break
+            done[number - 1:number] = [_verify_round(
+                name, log, trials, evaluator, meta, number, leaders, picked, windows, previous)]
+            meta["verified"] = {**done[0], **({"followups": done[1:]} if done[1:] else {})}
             _write_meta(name, Path(data_dir), log.read(), meta)
 
 
@@ -448,12 +444,14 @@ def _finished(trials: Sequence[Trial], meta: Mapping[str, Any]) -> list[Trial]:
     return [t for t in trials if not t.stage.startswith(_LATER) or _role_of(t.stage) in roles]
 
 
-def _best_is_verified(trials: Sequence[Trial], meta: Mapping[str, Any]) -> bool:
-    """Whether the grid's best, by every finished round's windows, is a verified one."""
-    scaled, _ = with_verification(_finished(trials, meta), meta)
+def _ranked(
+    trials: Sequence[Trial], meta: Mapping[str, Any], path: Path | str = ""
+) -> list[Trial]:
+    """Every configuration that worked, best first, by the passes and the finished
+    verification rounds' windows (each round's divided by its drift)."""
+    scaled, _ = with_verification(_finished(trials, meta), meta, path=path)
     ok = [t for t in merge_by_config(scaled).values() if t.ok]
-    best = max(ok, key=lambda t: t.throughput).key
-    return any(best == config_key(c) for r in verification_rounds(meta) for c in r["configs"])
+    return sorted(ok, key=lambda t: -t.throughput)
 
 
 def _pick(
@@ -463,14 +461,13 @@ def _pick(
     """Round ``number``'s leaders and its controls (random others).
 
     Round 1's leaders are the ``top`` best by the passes; a later round's, the configurations
-    ranked above every verified one by the windows of the finished rounds (at most ``top``):
-    only they can be the grid's best, so only they need the extra windows."""
+    ranked above every verified one by the windows of the finished rounds (at most ``top``;
+    none when the best is verified): only they can be the grid's best, so only they need the
+    extra windows."""
     import random
 
-    scaled = with_verification(_finished(trials, meta), meta)[0]
+    ranked = _ranked(trials, meta)  # round 1: no round finished, so the passes alone
     verified = {config_key(c) for r in verification_rounds(meta) for c in r["configs"]}
-    ranked = sorted((t for t in merge_by_config(scaled).values() if t.ok),
-                    key=lambda t: -t.throughput)  # fmt: skip
     above = next((i for i, t in enumerate(ranked) if t.key in verified), len(ranked))
     candidates = [t.key for t in ranked if t.key not in verified]
     cut = top if number == 1 else min(top, above)
@@ -480,21 +477,21 @@ def _pick(
 
 
 def _verify_round(
-    name: str, log: TrialLog, meta: Mapping[str, Any], number: int, leaders: Sequence[str],
-    picked: Sequence[str], windows: int, previous: Mapping[str, Any] | None = None,
+    name: str, log: TrialLog, trials: Sequence[Trial], evaluator: Any, meta: Mapping[str, Any],
+    number: int, leaders: Sequence[str], picked: Sequence[str], windows: int,
+    previous: Mapping[str, Any] | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """Measure round ``number`` (resuming it) and describe it for the meta file; a finished
-    round (``previous``) with nothing left to measure keeps its description."""
+    """Measure round ``number`` (resuming it; ``trials``: the file so far) and describe it for
+    the meta file; a finished round (``previous``) with nothing left to measure keeps its
+    description."""
     import random
 
-    trials = log.read()
     configs = {t.key: t.config for t in merge_by_config(_split(trials)[0]).values()}
     verify_role, control_role = _role("verify", number), _role("control", number)
     roles = [(configs[k], verify_role, windows) for k in leaders]
     roles += [(configs[k], control_role, meta.get("repeats", RECORD_PASSES)) for k in picked]
     done = {role: Counter(t.key for t in trials if _role_of(t.stage) == role)
             for role in (verify_role, control_role)}  # fmt: skip
-    evaluator, _ = _evaluator(name)
     began, load_before = time.time(), os.getloadavg()[0]
     progress = [began, 0.0]
     print(f"verifying {name}, round {number}: {len(leaders)} leading configurations, "
@@ -504,7 +501,7 @@ def _verify_round(
         random.Random(1000 * number + step).shuffle(order)
         _measure_round(name, log, evaluator, order, done, step, progress)
     if previous is not None and not progress[1]:
-        return {k: v for k, v in previous.items() if k != "followups"}
+        return dict(previous)
     compact(Path(log.path))
     trials = log.read()
     ranking = "the passes' means" if number == 1 else "every window so far, above all verified"
