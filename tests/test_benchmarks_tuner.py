@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.tuner import record as record_module
+from benchmarks.tuner import replay as replay_module
 from benchmarks.tuner.__main__ import main
 from benchmarks.tuner.record import (
     DATA_DIR,
@@ -48,7 +49,7 @@ from benchmarks.tuner.replay import (
     targets_table,
 )
 from tuner.errors import SearchError
-from tuner.search import SearchSpace, Trial, TrialLog, config_key, grid_search
+from tuner.search import SearchSpace, Trial, TrialLog, auto_search, config_key, grid_search
 from tuner.search.trials import merge_by_config
 
 from .search_sim import SimEvaluator, SimShape
@@ -213,6 +214,23 @@ def test_committed_recordings_replay(capsys: pytest.CaptureFixture[str]) -> None
     assert main(["--quick", "--seeds", "1", "--no-tpe"]) == 0
     out = capsys.readouterr().out
     assert all(f"| {name} " in out for name in names)
+
+
+def test_auto_is_told_a_recorded_workload_is_keyed_as_the_live_tuner_is(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    affinity = load_recorded("affinity")
+    assert affinity.keyed and not load_recorded("cpu").keyed
+    first_balancers = []
+
+    def spy(space, evaluator, **options):
+        result = auto_search(space, evaluator, **options)
+        first_balancers.append(result.trials[0].config["balancer"])
+        return result
+
+    monkeypatch.setattr(replay_module, "auto_search", spy)
+    replay_seed(affinity, 0, tpe=False, grid=False)
+    assert first_balancers == ["consistent_hash", "consistent_hash"]  # auto and auto 60s
 
 
 def test_compact_keeps_the_measurements(tmp_path: Path) -> None:

@@ -70,6 +70,19 @@ def test_the_python_api_returns_a_recommendation_that_builds_the_pool(tmp_path):
     assert (tmp_path / "report.json").is_file()
 
 
+def test_a_keyed_builtin_workload_starts_with_the_key_affine_balancer(tmp_path):
+    rec = optimize(
+        workload="affinity",
+        budget=8,
+        fix=["workers=1..2", "batch_size=1", "prefetch=4"],
+        out=tmp_path,
+        baseline=False,
+    )
+    trials = TrialLog(tmp_path / "trials.jsonl").read()
+    assert trials[0].stage == "calibrate" and trials[0].config["balancer"] == "consistent_hash"
+    assert any("carry keys" in line for line in rec.report["search"]["explanation"])
+
+
 def test_resume_reuses_finished_trials(tmp_path):
     fix = ["workers=1", "balancer=round_robin", "batch_size=1", "prefetch=4"]
     args = (optimize_tasks.square, [(i,) for i in range(100)])

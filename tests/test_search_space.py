@@ -205,6 +205,17 @@ def test_normalise_drops_inactive_and_adds_active_conditional_dimensions():
     assert SPACE.normalise({**base, "balancer": "bounded_load_hash"})["balance_factor"] == 1.25
 
 
+def test_a_keyed_start_uses_consistent_hash_when_the_space_offers_it():
+    start = SPACE.start_config(keyed=True)
+    assert start["balancer"] == "consistent_hash"
+    assert {k: v for k, v in start.items() if k != "balancer"} == {
+        k: v for k, v in SPACE.start_config().items() if k != "balancer"
+    }
+    assert SPACE.contains(start)
+    without = SPACE.restrict(balancer=["pull", "round_robin"])
+    assert without.start_config(keyed=True) == without.start_config()
+
+
 def test_start_config_is_the_pool_default_on_the_ladder():
     start = SPACE.start_config()
     defaults = PoolConfig()

@@ -284,6 +284,29 @@ def test_auto_races_balance_factor_when_bounded_load_hash_wins_and_it_is_open():
     )
 
 
+def test_auto_starts_a_keyed_workload_with_the_key_affine_balancer():
+    sim = SimEvaluator(SHAPES["hash-affinity"], seed=3)
+    result = auto_search(SPACE, sim, keyed=True, budget=Budget(evaluations=12))
+    first = result.trials[0]
+    assert first.stage == "calibrate" and first.config["balancer"] == "consistent_hash"
+    sweep = [t for t in result.trials if t.stage == "size-sweep"]
+    assert sweep and {t.config["balancer"] for t in sweep} == {"consistent_hash"}
+    assert any("carry keys" in line for line in result.explain())
+    # Everything else starts at the pool's defaults.
+    default = SPACE.start_config()
+    assert {k: v for k, v in first.config.items() if k != "balancer"} == {
+        k: v for k, v in default.items() if k != "balancer"
+    }
+
+
+def test_keyed_does_not_override_a_fixed_balancer():
+    space = SPACE.fix(balancer="pull")
+    result = auto_search(space, SimEvaluator(SHAPES["default"], seed=3), keyed=True,
+                         budget=Budget(evaluations=4))  # fmt: skip
+    assert {t.config["balancer"] for t in result.trials} == {"pull"}
+    assert not any("carry keys" in line for line in result.explain())
+
+
 def test_objective_p99_minimises_latency():
     sim = SimEvaluator(SHAPES["default"], seed=6)
     result = auto_search(SPACE, sim, objective=Objective("p99"))

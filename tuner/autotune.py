@@ -330,6 +330,8 @@ def optimize(
         }
         if strategy == "random":
             options["seed"] = seed
+        if strategy == "auto":
+            options["keyed"] = wl.keyed
         result = run(strategy, space, evaluator, **options)
         if baseline and not clock.cancelled:
             base = run_baseline(

@@ -21,6 +21,8 @@ Budgets (the decision the issue leaves open):
 
 - ``auto`` gets an evaluation budget of 25% of the grid's configurations (the target's
   ceiling), so its row answers the target directly: how close does it get with that much?
+  Like ``python -m tuner optimize``, it is told whether the workload's tasks carry keys
+  (``affinity``'s do), and then starts with the ``consistent_hash`` balancer;
 - ``auto 60s`` gets the product's default time budget, 60 s on a simulated clock that each
   replayed trial advances by its recorded cost (pool start-up and warm-up plus the replayed
   windows' durations), which is what ``python -m tuner optimize`` would spend here;
@@ -62,6 +64,7 @@ from tuner.search import (
     random_search,
 )
 from tuner.search.trials import merge_by_config
+from tuner.workloads import BUILTINS
 
 from .record import data_path, recorded_space, verification_rounds, with_verification
 
@@ -136,6 +139,12 @@ class Recorded:
             return 0.0
         trial = self.trials.get(config_key(self.space.normalise(config)))
         return trial.throughput if trial is not None and trial.ok else 0.0
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the workload's tasks carry keys (``auto`` is told, as the live tuner is)."""
+        builtin = BUILTINS.get(self.workload)
+        return builtin is not None and builtin.keyed
 
     @property
     def best(self) -> tuple[dict[str, Any], float]:
@@ -436,10 +445,14 @@ def replay_seed(
     cap = max(1, math.floor(AUTO_SHARE * len(space)))
 
     def auto_capped(ev: ReplayEvaluator, clock: ReplayClock) -> SearchResult:
-        return auto_search(space, ev, budget=Budget(evaluations=cap, clock=clock))
+        return auto_search(
+            space, ev, budget=Budget(evaluations=cap, clock=clock), keyed=recorded.keyed
+        )
 
     def auto_timed(ev: ReplayEvaluator, clock: ReplayClock) -> SearchResult:
-        return auto_search(space, ev, budget=Budget(seconds=AUTO_SECONDS, clock=clock))
+        return auto_search(
+            space, ev, budget=Budget(seconds=AUTO_SECONDS, clock=clock), keyed=recorded.keyed
+        )
 
     auto = _run_strategy(recorded, "auto", seed, auto_capped)
     results = [auto, _run_strategy(recorded, "auto 60s", seed, auto_timed)]

@@ -2,9 +2,10 @@
 
 Steps (each explained in the result, each stopping cleanly when the budget runs out):
 
-1. **Calibrate the noise.**  Measure the start configuration (the pool's defaults) several
-   times; its coefficient of variation ``CV`` sets the repeats per comparison:
-   the smallest ``r`` with ``t_{0.975, r-1} · CV / sqrt(r) <= precision`` (clamped).
+1. **Calibrate the noise.**  Measure the start configuration (the pool's defaults, with
+   the ``consistent_hash`` balancer when the workload's tasks carry keys) several times;
+   its coefficient of variation ``CV`` sets the repeats per comparison: the smallest
+   ``r`` with ``t_{0.975, r-1} · CV / sqrt(r) <= precision`` (clamped).
 2. **Sweep the pool size** on a short ladder (powers of two, 1 .. 4 × cores), fit the
    Universal Scalability Law to the samples, predict ``N* = sqrt((1 − σ)/κ)`` and measure
    the sizes around the prediction and around the best measured point.  Where throughput
@@ -62,8 +63,13 @@ def auto_search(
     prior: Iterable[Trial] = (),
     on_trial: Callable[[Trial], None] | None = None,
     settings: AutoSettings | None = None,
+    keyed: bool = False,
 ) -> SearchResult:
     """Search ``space`` with the structure-aware strategy described in this module.
+
+    ``keyed`` says the workload's tasks carry affinity keys: the search then starts (noise
+    calibration, pool-size sweep) with the key-affine balancer, see
+    :meth:`SearchSpace.start_config`.
 
     Raises
     ------
@@ -75,6 +81,7 @@ def auto_search(
         constraints=constraints, prior=prior, on_trial=on_trial,
     )  # fmt: skip
     run = _Auto(session, settings or AutoSettings())
+    run.start(keyed)
     try:
         run.calibrate()
         if len(space) <= _PLANNED_EVALUATIONS:
@@ -91,6 +98,20 @@ def auto_search(
 
 class _Auto(SizeSteps):
     """Steps 1, 3, 4 and 5 of the strategy (the size steps live in :mod:`.sizing`)."""
+
+    def start(self, keyed: bool) -> None:
+        if not keyed:
+            return
+        start = self.space.start_config(keyed=True)
+        if start != self.current:
+            self.current = start
+            self.s.say(
+                f"The workload's tasks carry keys, so the search starts with the "
+                f"{start['balancer']} balancer, which routes each key to the same worker: the "
+                f"pool's default ({self.space.start_config()['balancer']}) ignores keys, "
+                "so the pool size would be swept for a balancer that throws away the "
+                "workers' per-key state."
+            )
 
     def calibrate(self) -> None:
         n = self.cfg.calibration_repeats
