@@ -23,7 +23,18 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.pool.__main__ import SECTIONS, main, targets
-from benchmarks.pool.common import LOKY, MPP, POOL, PPE, TUNED, Bench, executors, reaped
+from benchmarks.pool.common import (
+    DIRECT,
+    LOKY,
+    MPP,
+    POOL,
+    PPE,
+    TUNED,
+    Bench,
+    executors,
+    reaped,
+)
+from benchmarks.pool.direct import DirectWorker
 from benchmarks.pool.scenarios import BALANCERS
 
 from .pool_helpers import child_pids
@@ -104,7 +115,7 @@ def test_quick_run_reports_every_section_case_and_peer(tmp_path):
         assert set(doc["figures"]["map"][case]) == peers
         for figs in doc["figures"]["map"][case].values():
             assert figs["seconds"] and figs["best_ns"] > 0
-    assert set(doc["figures"]["rtt"]["rtt"]) == peers
+    assert set(doc["figures"]["rtt"]["rtt"]) == peers | {DIRECT}
     assert _impls(doc, "heavy") == {f"{POOL} {b}" for b in BALANCERS} | {PPE, LOKY}
     assert _impls(doc, "kill") == {POOL, PPE, MPP, LOKY}
     assert doc["figures"]["kill"]["under load"][POOL]["failed_futures"] == 0
@@ -178,4 +189,17 @@ def test_sections_end_their_processes_when_they_raise():
         with reaped():
             raise RuntimeError("boom")
     assert stray.wait(10) is not None
+    assert child_pids() - before == set()
+
+
+def test_the_caller_runs_bound_runs_real_tasks_and_ends_its_worker():
+    before = child_pids()
+    worker = DirectWorker()
+    try:
+        assert [worker.submit(pow, 2, i).result(0) for i in range(5)] == [1, 2, 4, 8, 16]
+        failed = worker.submit(divmod, 1, 0)
+        assert isinstance(failed.exception(0), ZeroDivisionError)
+        assert worker.submit(pow, 3, 2).result(0) == 9  # the worker survives a task's failure
+    finally:
+        worker.shutdown()
     assert child_pids() - before == set()

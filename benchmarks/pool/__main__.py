@@ -12,7 +12,9 @@ Sections (``--only`` takes their names, comma-separated; default all, in this or
 ``map``
     no-op ``map`` at chunksize 1 (multiprocessing through ``imap``) and at chunksize 64.
 ``rtt``
-    serial ``submit(noop, i).result()``.
+    serial ``submit(noop, i).result()``; also the caller-runs bound (:mod:`.direct`): one real
+    worker driven from the caller's own thread, no broker thread, what a leader/follower
+    broker could reach at best.
 ``heavy``
     heavy-tailed CPU-bound tasks: throughput and p99 latency per balancer.
 ``kill``
@@ -42,7 +44,7 @@ from typing import Any
 
 from benchmarks._harness import Row, print_table
 
-from .common import MPP, POOL, PPE, Bench
+from .common import DIRECT, MPP, POOL, PPE, Bench
 from .floor import THREAD, run_floor
 from .overhead import run_map, run_rtt
 from .scenarios import run_heavy, run_kill, run_memory
@@ -113,6 +115,14 @@ def targets(bench: Bench) -> list[dict[str, Any]]:
             r,
             f"{rtt / 1e3:.0f} vs {rtt_ppe / 1e3:.0f} us: {r:.2f}x",
             r <= 0.5,
+        )
+    bound = bench.get("rtt", "rtt", DIRECT, "best_ns")
+    if bound and rtt_ppe:
+        add(
+            "(context) round trip of the caller-runs bound, no broker thread",
+            bound / rtt_ppe,
+            f"{bound / 1e3:.0f} vs {rtt_ppe / 1e3:.0f} us: {bound / rtt_ppe:.2f}x {PPE}'s",
+            True,
         )
     floor = bench.get("floor", "rtt", THREAD, "best_ns")
     if rtt and floor:

@@ -32,6 +32,8 @@ LOKY = "loky"
 #: The pool with larger knobs than its defaults, for the rows labelled "tuned".
 TUNED_KNOBS = {"batch_size": 64, "prefetch": 256}
 TUNED = "WorkerPool tuned (" + ", ".join(f"{k}={v}" for k, v in TUNED_KNOBS.items()) + ")"
+#: The caller-runs bound (:mod:`.direct`): one real worker, no broker thread; round trip only.
+DIRECT = "caller-runs bound (1 real worker, no broker thread)"
 
 
 @dataclass
@@ -65,6 +67,10 @@ def make_executor(impl: str, workers: int) -> Any:
 
         knobs = TUNED_KNOBS if impl == TUNED else {}
         return WorkerPool(max_workers=workers, **knobs)
+    if impl == DIRECT:
+        from .direct import DirectWorker
+
+        return DirectWorker()
     ctx = multiprocessing.get_context("spawn")
     if impl == PPE:
         return ProcessPoolExecutor(max_workers=workers, mp_context=ctx)

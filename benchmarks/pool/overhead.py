@@ -12,10 +12,11 @@ from typing import Any
 
 from benchmarks._harness import Row
 
-from .common import LOKY, MPP, POOL, PPE, TUNED, Bench, executors, timed
+from .common import DIRECT, LOKY, MPP, POOL, PPE, TUNED, Bench, executors, timed
 from .tasks import noop
 
 IMPLS = [PPE, MPP, LOKY, POOL, TUNED]
+RTT_IMPLS = [*IMPLS, DIRECT]  # the caller-runs bound has a round trip only
 MAP_CASES = {"map1": "map, chunksize=1", "map64": "map, chunksize=64"}
 RTT_CASE = "submit().result(), serial"
 
@@ -58,7 +59,7 @@ def _rounds(calls: dict[str, Any], repeat: int) -> dict[str, list[float]]:
 def _rows(bench: Bench, section: str, case: str, label: str, n: int, what: str) -> list[Row]:
     base = bench.get(section, case, PPE, "best_ns")
     rows = []
-    for impl in IMPLS:
+    for impl in RTT_IMPLS if section == "rtt" else IMPLS:
         ns = bench.get(section, case, impl, "best_ns")
         if ns is None:
             continue
@@ -68,9 +69,9 @@ def _rows(bench: Bench, section: str, case: str, label: str, n: int, what: str) 
                 theirs = bench.get(section, case, peer, "best_ns")
                 if theirs is not None:
                     notes.append(f"{theirs / ns:.2f}x {peer}")
-            floor = bench.get("floor", "rtt", "pyzmq ROUTER thread", "best_ns")
-            if section == "rtt" and floor:
-                notes.append(f"{ns / floor:.1f}x the pyzmq floor")
+        floor = bench.get("floor", "rtt", "pyzmq ROUTER thread", "best_ns")
+        if section == "rtt" and floor and impl in (POOL, TUNED, DIRECT):
+            notes.append(f"{ns / floor:.1f}x the pyzmq floor")
         rows.append(
             Row(
                 f"{label} (ns/{what}, best of rounds, n={n:,})",
@@ -123,7 +124,7 @@ def run_rtt(bench: Bench) -> list[Row]:
     """``submit(noop, i).result()`` one at a time: the latency of one task through the pool."""
     n = 100 if bench.quick else 1_000
     repeat = 1 if bench.quick else 3
-    with executors(IMPLS, bench.workers) as exs:
+    with executors(RTT_IMPLS, bench.workers) as exs:
         calls = {impl: _rtt_call(impl, ex, n) for impl, ex in exs.items()}
         for impl, secs in _rounds(calls, repeat).items():
             bench.record("rtt", "rtt", impl, n=n, seconds=secs, best_ns=min(secs) / n * 1e9)
