@@ -225,6 +225,14 @@ class Worker:
             self._exit_code = code
         self._stop.set()
 
+    def _receive_ready(self, sock: zmq.Socket) -> None:
+        """Read what a poll said is there: the first message without asking ZMQ_EVENTS."""
+        try:
+            self._handle(sock.recv_multipart(zmq.NOBLOCK))
+        except zmq.Again:
+            return
+        self._drain(sock)
+
     def _drain(self, sock: zmq.Socket) -> None:
         # EVENTS first: a NOBLOCK receive on an empty socket raises, which costs ~20 µs.
         for _ in range(1000):
@@ -305,11 +313,12 @@ class Worker:
             while not self._stop.is_set():
                 if not pending:
                     if self._results:
+                        self._flush = False
                         self._send_results(sock)
                     now = time.monotonic()
                     timeout_ms = max(1, int((self._last_sent + self._interval - now) * 1000))
                     if sock.poll(timeout_ms):
-                        self._drain(sock)
+                        self._receive_ready(sock)
                     self._keepalive(sock, time.monotonic())
                     continue
                 task = pending.popleft()
@@ -326,13 +335,15 @@ class Worker:
                 results.append(result)
                 unsent_busy_ns += result.busy_ns
                 # Socket work only between batches: reading ZMQ_EVENTS costs a system call
-                # (~10 µs here), more than a small task.  But results that took real work
-                # go back at once: their credit lets the broker send more while the next
-                # task runs (a short window would otherwise idle a round trip per window).
-                # While a task runs, the watchdog keeps the connection alive.
+                # (~10 µs here), more than a small task.  With nothing queued, the loop's
+                # head sends the results and polls.  But results that took real work go
+                # back at once: their credit lets the broker send more while the next task
+                # runs (a short window would otherwise idle a round trip per window).  While
+                # a task runs, the watchdog keeps the connection alive.
+                if not pending:
+                    continue
                 if (
-                    not pending
-                    or self._flush
+                    self._flush
                     or unsent_busy_ns >= FLUSH_AFTER_BUSY_NS
                     or len(results) >= 64
                     or now - first_unsent >= self._interval / 4
