@@ -117,21 +117,13 @@ def targets(bench: Bench) -> list[dict[str, Any]]:
             r <= 0.5,
         )
     bound = bench.get("rtt", "rtt", DIRECT, "best_ns")
-    if bound and rtt_ppe:
-        add(
-            "(context) round trip of the caller-runs bound, no broker thread",
-            bound / rtt_ppe,
-            f"{bound / 1e3:.0f} vs {rtt_ppe / 1e3:.0f} us: {bound / rtt_ppe:.2f}x {PPE}'s",
-            True,
-        )
     floor = bench.get("floor", "rtt", THREAD, "best_ns")
-    if rtt and floor:
-        add(
-            "(context) round trip vs the raw pyzmq floor",
-            rtt / floor,
-            f"{rtt / 1e3:.0f} vs {floor / 1e3:.0f} us: {rtt / floor:.1f}x",
-            True,
-        )
+    for target, a, b, of in (
+        ("(context) round trip of the caller-runs bound, no broker thread", bound, rtt_ppe, PPE),
+        ("(context) round trip vs the raw pyzmq floor", rtt, floor, "the floor"),
+    ):
+        if a and b:
+            add(target, a / b, f"{a / 1e3:.0f} vs {b / 1e3:.0f} us: {a / b:.2f}x {of}", True)
     for per_impl in bench.figures.get("memory", {}).values():
         for impl, v in per_impl.items():
             if impl.startswith(POOL) and "buffersize=16" in impl:
