@@ -229,8 +229,13 @@ def test_auto_is_told_a_recorded_workload_is_keyed_as_the_live_tuner_is(
         return result
 
     monkeypatch.setattr(replay_module, "auto_search", spy)
-    replay_seed(affinity, 0, tpe=False, grid=False)
+    results = replay_seed(affinity, 0, tpe=HAVE_OPTUNA, grid=False)
     assert first_balancers == ["consistent_hash", "consistent_hash"]  # auto and auto 60s
+    if HAVE_OPTUNA:  # and TPE is given the same start, on the same budget, in a row of its own
+        by = {r.strategy: r for r in results}
+        assert by[replay_module.TPE_KEYED_START].evaluations == by["auto"].evaluations
+        cpu = replay_seed(load_recorded("cpu"), 0, grid=False)
+        assert replay_module.TPE_KEYED_START not in {r.strategy for r in cpu}
 
 
 def test_compact_keeps_the_measurements(tmp_path: Path) -> None:

@@ -31,6 +31,8 @@ Budgets (the decision the issue leaves open):
 - ``tpe, auto's windows`` gets as many 3-window trials as it takes to measure as many
   windows as ``auto`` did (auto's trials measure 2 to 6 windows each): the same measuring
   cost rather than the same trial count;
+- ``tpe, auto's start`` (keyed workloads only) is ``tpe`` with auto's keyed start
+  configuration enqueued as its first trial: what ``auto`` is told, given to TPE too;
 - ``grid`` replays the whole grid: its regret is the floor set by the replayed noise alone.
 
 TPE suggests each dimension as a categorical over the same reduced values; a suggestion of a
@@ -404,11 +406,14 @@ def run_tpe(
     repeats: int = GRID_REPEATS,
     *,
     name: str = "tpe",
+    first: Mapping[str, Any] | None = None,
 ) -> RunResult:
     """Optuna's TPE sampler on the recorded grid, maximising the replayed throughput.
 
     Each dimension is a categorical suggestion over the recorded values; the recommendation
-    is the measured configuration with the best mean (Optuna's ``best_trial``).
+    is the measured configuration with the best mean (Optuna's ``best_trial``).  ``first``,
+    when given, is enqueued as the first trial (Optuna's way of seeding a study with a
+    known-good point).
 
     Raises
     ------
@@ -421,6 +426,8 @@ def run_tpe(
     evaluator = ReplayEvaluator(recorded, seed=seed)
     study = optuna.create_study(direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed))
     dims = [d for d in recorded.space.dimensions if not d.fixed]
+    if first is not None:
+        study.enqueue_trial({d.name: first[d.name] for d in dims if d.name in first})
     seen: dict[str, tuple[dict[str, Any], float]] = {}
     asks = 0
     while evaluator.calls < evaluations and asks < 20 * evaluations:
@@ -468,6 +475,10 @@ def replay_seed(
         # more windows each (up to 6, against 3).
         same_windows = max(1, math.ceil(auto.windows / GRID_REPEATS))
         results.append(run_tpe(recorded, seed, same_windows, name=TPE_SAME_WINDOWS))
+        if recorded.keyed:
+            # What auto is told, given to TPE too: its first trial is auto's keyed start.
+            start = space.start_config(keyed=True)
+            results.append(run_tpe(recorded, seed, budget, name=TPE_KEYED_START, first=start))
     if grid:
         results.append(
             _run_strategy(
@@ -497,7 +508,8 @@ def replay_workload(
 # -------------------------------------------------------------------------------- summaries
 
 TPE_SAME_WINDOWS = "tpe, auto's windows"
-STRATEGY_ORDER = ("auto", "auto 60s", "random", "tpe", TPE_SAME_WINDOWS, "grid")
+TPE_KEYED_START = "tpe, auto's start"
+STRATEGY_ORDER = ("auto", "auto 60s", "random", "tpe", TPE_SAME_WINDOWS, TPE_KEYED_START, "grid")
 
 
 @dataclass(frozen=True)
@@ -636,6 +648,9 @@ def targets_table(summaries: Sequence[Summary]) -> str:
                     f"{_pct(same.median_regret)}"
                 )
             )
+            started = by.get((w, TPE_KEYED_START))
+            if started is not None:
+                also += f"; TPE started where auto starts: {_pct(started.median_regret)}"
             rows.append((
                 f"{w}: auto median regret below TPE's at the same budget",
                 f"auto {_pct(auto.median_regret)} vs TPE {_pct(tpe.median_regret)}{also}",
