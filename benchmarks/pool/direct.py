@@ -9,17 +9,14 @@ caller's thread doing the broker's work while it waits) could approach this figu
 beat it, so it bounds what redesigning the broker's threading can give the round trip.
 
 Benchmark only: it speaks just enough of the protocol (READY, WELCOME, TASKS, RESULTS) for
-one worker and serial calls; heartbeats are set an hour apart so that none is needed.
+one worker and serial calls; heartbeats are set an hour apart so that none is needed.  The
+worker is started and stopped by the pool's own :class:`~tuner.pool.supervisor.Supervisor`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -28,8 +25,7 @@ from typing import Any
 import zmq
 
 from tuner import payloads, wire
-
-from .common import ROOT
+from tuner.pool.supervisor import Supervisor
 
 TIMEOUT_MS = 30_000
 _MAX = wire.DEFAULT_MAX_MESSAGE_BYTES
@@ -46,14 +42,12 @@ class DirectWorker(Executor):
         self._sock.rcvtimeo = self._sock.sndtimeo = TIMEOUT_MS
         self._ids = itertools.count(1)
         self._packed: dict[Callable[..., Any], payloads.PackedFunction] = {}
-        self._proc: subprocess.Popen[bytes] | None = None
+        endpoint = f"ipc://{self._tmp}/direct.ipc"
+        # The pool's own supervisor: the same worker command line and environment.
+        self._workers = Supervisor(endpoint)
         try:
-            endpoint = f"ipc://{self._tmp}/direct.ipc"
             self._sock.bind(endpoint)
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "tuner", "worker", "--connect", endpoint, "--local"],
-                cwd=ROOT,
-            )
+            self._workers.spawn()
             self._peer, *frames = self._recv()
             if type(wire.decode(frames, max_message_bytes=_MAX)) is not wire.Ready:
                 raise RuntimeError("caller-runs bound: the worker's first message is not READY")
@@ -95,19 +89,8 @@ class DirectWorker(Executor):
         return future
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        proc, self._proc = self._proc, None
-        if proc is not None:
-            with contextlib.suppress(zmq.ZMQError, AttributeError):
-                bye = wire.encode(wire.Disconnect("benchmark done"))
-                self._sock.send_multipart([self._peer, *bye], flags=zmq.NOBLOCK)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        self._workers.stop_all()
         if not self._sock.closed:
             self._sock.close(0)
             self._ctx.term()
-        with contextlib.suppress(OSError):
-            os.unlink(f"{self._tmp}/direct.ipc")
         shutil.rmtree(self._tmp, ignore_errors=True)

@@ -13,6 +13,7 @@ from typing import Any
 from benchmarks._harness import Row
 
 from .common import DIRECT, LOKY, MPP, POOL, PPE, TUNED, Bench, executors, timed
+from .floor import THREAD
 from .tasks import noop
 
 IMPLS = [PPE, MPP, LOKY, POOL, TUNED]
@@ -58,6 +59,7 @@ def _rounds(calls: dict[str, Any], repeat: int) -> dict[str, list[float]]:
 
 def _rows(bench: Bench, section: str, case: str, label: str, n: int, what: str) -> list[Row]:
     base = bench.get(section, case, PPE, "best_ns")
+    floor = bench.get("floor", "rtt", THREAD, "best_ns")
     rows = []
     for impl in RTT_IMPLS if section == "rtt" else IMPLS:
         ns = bench.get(section, case, impl, "best_ns")
@@ -69,7 +71,6 @@ def _rows(bench: Bench, section: str, case: str, label: str, n: int, what: str) 
                 theirs = bench.get(section, case, peer, "best_ns")
                 if theirs is not None:
                     notes.append(f"{theirs / ns:.2f}x {peer}")
-        floor = bench.get("floor", "rtt", "pyzmq ROUTER thread", "best_ns")
         if section == "rtt" and floor and impl in (POOL, TUNED, DIRECT):
             notes.append(f"{ns / floor:.1f}x the pyzmq floor")
         rows.append(

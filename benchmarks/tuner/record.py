@@ -323,8 +323,9 @@ def with_verification(
     passes, later = _split(raw)
     if not keep or not later:
         return passes, None
+    rounds = verification_rounds(meta)
     scale: dict[str, float] = {}
-    for number, entry in enumerate(verification_rounds(meta), start=1):
+    for number, entry in enumerate(rounds, start=1):
         change = entry.get("controls_change")
         if isinstance(change, (int, float)) and math.isfinite(change) and change > -1:
             for kind in _LATER:
@@ -343,7 +344,7 @@ def with_verification(
         )
         for t in later
     ]  # fmt: skip
-    return passes + rescaled, float(verification_rounds(meta)[0]["controls_change"])
+    return passes + rescaled, float(rounds[0]["controls_change"])
 
 
 def _write_meta(

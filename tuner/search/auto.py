@@ -100,18 +100,17 @@ class _Auto(SizeSteps):
     """Steps 1, 3, 4 and 5 of the strategy (the size steps live in :mod:`.sizing`)."""
 
     def start(self, keyed: bool) -> None:
-        if not keyed:
+        """Move the start off the pool's defaults when the workload is keyed (and say why)."""
+        start = self.space.start_config(keyed=keyed)
+        if start == self.current:
             return
-        start = self.space.start_config(keyed=True)
-        if start != self.current:
-            self.current = start
-            self.s.say(
-                f"The workload's tasks carry keys, so the search starts with the "
-                f"{start['balancer']} balancer, which routes each key to the same worker: the "
-                f"pool's default ({self.space.start_config()['balancer']}) ignores keys, "
-                "so the pool size would be swept for a balancer that throws away the "
-                "workers' per-key state."
-            )
+        default, self.current = self.current, start
+        self.s.say(
+            f"The workload's tasks carry keys, so the search starts with the "
+            f"{start['balancer']} balancer, which routes each key to the same worker: the "
+            f"pool's default ({default['balancer']}) ignores keys, so the pool size would be "
+            "swept for a balancer that throws away the workers' per-key state."
+        )
 
     def calibrate(self) -> None:
         n = self.cfg.calibration_repeats

@@ -32,20 +32,14 @@ from ..errors import ConfigError
 from .specs import ALIASES, canonical_name, parse_dimension_spec
 
 # ALIASES and parse_dimension_spec live in .specs and are re-exported here.
-__all__ = [
-    "ALIASES",
-    "KEYED_START_BALANCER",
-    "Dimension",
-    "SearchSpace",
-    "parse_dimension_spec",
-]
+__all__ = ["ALIASES", "Dimension", "SearchSpace", "parse_dimension_spec"]
 
 DimensionKind = Literal["int-log", "int", "float", "categorical"]
 
 _MAX_LINEAR_VALUES = 32
 _BALANCE_FACTOR_LADDER = (1.1, 1.25, 1.5, 2.0)
 #: Where a keyed workload's search starts (see :meth:`SearchSpace.start_config`).
-KEYED_START_BALANCER = "consistent_hash"
+_KEYED_START_BALANCER = "consistent_hash"
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,8 +374,8 @@ class SearchSpace:
         for dim in self._dims:
             if not dim.active_when:
                 config[dim.name] = dim.nearest(dim.default)
-                if keyed and dim.name == "balancer" and KEYED_START_BALANCER in dim.values:
-                    config[dim.name] = KEYED_START_BALANCER
+                if keyed and dim.name == "balancer" and _KEYED_START_BALANCER in dim.values:
+                    config[dim.name] = _KEYED_START_BALANCER
         return self.normalise(config)
 
 
